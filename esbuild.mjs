@@ -1,0 +1,54 @@
+// Bundles every entry point of the extension, language server, runtime and CLI into dist/,
+// and copies the assets they load at run time (tree-sitter wasm, the Python worker side).
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+const entries = [
+  { entryPoints: { extension: 'src/extension/main.ts' }, external: ['vscode'] },
+  { entryPoints: { server: 'src/server/main.ts' } },
+  { entryPoints: { runtime: 'src/runtime/main.ts' } },
+  { entryPoints: { cli: 'src/cli/main.ts' }, banner: { js: '#!/usr/bin/env node' } },
+];
+
+function copyAssets() {
+  mkdirSync('dist', { recursive: true });
+  cpSync(require.resolve('web-tree-sitter/web-tree-sitter.wasm'), 'dist/web-tree-sitter.wasm');
+  cpSync(path.join(path.dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'),
+    'dist/tree-sitter-python.wasm');
+  rmSync('dist/python', { recursive: true, force: true });
+  cpSync('src/runtime/python', 'dist/python', {
+    recursive: true,
+    filter: (src) => !src.includes('__pycache__'),
+  });
+}
+
+const present = (entry) => Object.values(entry.entryPoints).every((file) => {
+  try { require.resolve(path.resolve(file)); return true; } catch { return false; }
+});
+
+copyAssets();
+const contexts = await Promise.all(entries.filter(present).map((entry) =>
+  esbuild.context({ ...common, ...entry, outdir: 'dist' })));
+if (watch) {
+  await Promise.all(contexts.map((ctx) => ctx.watch()));
+} else {
+  await Promise.all(contexts.map((ctx) => ctx.rebuild()));
+  await Promise.all(contexts.map((ctx) => ctx.dispose()));
+}

@@ -1,0 +1,77 @@
+/**
+ * How this file names fal: `import fal`, `import fal as f`, `from fal import App as Base`.
+ * Everything else in pyparse asks these bindings instead of matching the text "fal".
+ */
+import type { Node, Tree } from 'web-tree-sitter';
+
+export interface FalBindings {
+  /** Names bound to the fal module itself. */
+  modules: Set<string>;
+  /** Names bound directly to a member of fal, by member: `{"App" -> {"App", "Base"}}`. */
+  members: Map<string, Set<string>>;
+  /** `from fal import *` binds every member under its own name. */
+  wildcard: boolean;
+}
+
+/** Modules whose members count as fal's own. */
+const FAL_MODULES = new Set(['fal', 'fal.app', 'fal.api']);
+
+export function findFalBindings(tree: Tree): FalBindings {
+  const bindings: FalBindings = { modules: new Set(), members: new Map(), wildcard: false };
+  const bindMember = (member: string, alias: string) => {
+    if (!bindings.members.has(member)) bindings.members.set(member, new Set());
+    bindings.members.get(member)!.add(alias);
+  };
+  for (const statement of tree.rootNode.descendantsOfType(['import_statement', 'import_from_statement'])) {
+    if (!statement) continue;
+    if (statement.type === 'import_statement') {
+      for (const imported of statement.childrenForFieldName('name')) {
+        if (!imported) continue;
+        if (imported.type === 'dotted_name' && (imported.text === 'fal' || imported.text.startsWith('fal.'))) {
+          bindings.modules.add('fal');
+        } else if (imported.type === 'aliased_import' && imported.childForFieldName('name')?.text === 'fal') {
+          const alias = imported.childForFieldName('alias')?.text;
+          if (alias) bindings.modules.add(alias);
+        }
+      }
+      continue;
+    }
+    const module = statement.childForFieldName('module_name')?.text;
+    if (!module || !FAL_MODULES.has(module)) continue;
+    if (statement.children.some((child) => child?.type === 'wildcard_import')) bindings.wildcard = true;
+    for (const imported of statement.childrenForFieldName('name')) {
+      if (!imported) continue;
+      if (imported.type === 'dotted_name') bindMember(imported.text, imported.text);
+      else if (imported.type === 'aliased_import') {
+        const name = imported.childForFieldName('name')?.text;
+        const alias = imported.childForFieldName('alias')?.text;
+        if (name && alias) bindMember(name, alias);
+      }
+    }
+  }
+  return bindings;
+}
+
+export function importsFal(bindings: FalBindings): boolean {
+  return bindings.modules.size > 0 || bindings.members.size > 0 || bindings.wildcard;
+}
+
+/** Whether an expression names fal's `member`: `fal.App`, `f.App`, `App`, or `Base` as bound. */
+export function isFalName(node: Node, member: string, bindings: FalBindings): boolean {
+  if (node.type === 'attribute') {
+    const object = node.childForFieldName('object');
+    return node.childForFieldName('attribute')?.text === member && object?.type === 'identifier' && bindings.modules.has(object.text);
+  }
+  if (node.type === 'identifier') {
+    return bindings.members.get(member)?.has(node.text) === true || (bindings.wildcard && node.text === member);
+  }
+  return false;
+}
+
+/** The expression that names `member` in this file, for text a fix inserts: `fal.Volume` or `Volume`. */
+export function falReference(member: string, bindings: FalBindings): string {
+  const alias = bindings.members.get(member)?.values().next().value;
+  if (alias) return alias;
+  const module = bindings.modules.values().next().value;
+  return module ? `${module}.${member}` : bindings.wildcard ? member : `fal.${member}`;
+}

@@ -1,0 +1,91 @@
+/**
+ * The messages between the runtime and a Python worker (src/runtime/python/kiln_worker.py).
+ *
+ * Transport: the worker reads frames from fd 3 and writes frames to fd 4. A frame is a 4-byte
+ * unsigned big-endian length followed by that many bytes of UTF-8 JSON (one object). stdout and
+ * stderr stay the user's: every line printed there becomes a log record.
+ *
+ * Launch: `python -u -X utf8 kiln_worker.py --mode inspect|serve --app-file FILE [--class NAME]`
+ * with the folder holding `fal/` and `kiln_worker.py` first on PYTHONPATH and the app's own
+ * folder on sys.path. Environment the worker reads: KILN_FILES_DIR and KILN_FILES_URL (where
+ * save_image/save_file write and the URL prefix they return), KILN_RUNNER_ID, KILN_APP_NAME,
+ * KILN_MAX_MULTIPLEXING (serve mode; the thread-pool size for sync handlers).
+ */
+import type { AppInput } from '../appconfig/input';
+
+/** A JSON Schema object describing an endpoint's request body. */
+export type JsonSchema = Record<string, unknown>;
+
+/** Where in the user's code a failure points. */
+export interface SourceError {
+  /** Python exception type name, e.g. "SyntaxError", "ModuleNotFoundError", "ValueError". */
+  type: string;
+  message: string;
+  /** The user's file and 1-based line closest to the failure (not a frame inside fal or the harness). */
+  file: string | null;
+  line: number | null;
+  /** The full formatted traceback; it goes to the logs, not into the one-line message. */
+  traceback: string;
+}
+
+// ---- worker -> runtime -------------------------------------------------------------------
+
+/** Inspect mode's one answer. Option values use these JSON encodings: `fal.Volume("n")` as
+ * `{"$volume": "n"}`, anything not JSON-representable as `{"$repr": "<repr()>"}`. */
+export interface InspectedEndpoint {
+  path: string;
+  functionName: string;
+  parameters: AppInput['endpoints'][number]['parameters'];
+  isAsync: boolean;
+  /** 1-based line of the `def`. */
+  line: number;
+  /** Request-body schema from the type hints (or the single pydantic model), `$defs` inlined. */
+  inputSchema: JsonSchema;
+  /** Present when the annotation names a pydantic model: the harness validates with it. */
+  pydanticModel?: string;
+}
+
+export interface InspectedApp {
+  className: string;
+  /** 1-based line of the `class` statement. */
+  line: number;
+  /** The name the app gets by default: `name=` keyword, else the class name in kebab-case. */
+  defaultName: string;
+  options: { key: string; value: unknown; source: 'keyword' | 'attribute' }[];
+  endpoints: InspectedEndpoint[];
+  methods: string[];
+}
+
+export type WorkerMessage =
+  | { type: 'inspect'; file: string; apps: InspectedApp[] }
+  /** Serve mode: setup (and nothing else) finished; the worker now takes invokes. */
+  | { type: 'ready'; pid: number; setupMs: number; python: string }
+  /** Import or setup failed (inspect or serve mode); the worker exits 1 after sending it. */
+  | { type: 'failed'; phase: 'import' | 'find-class' | 'setup'; error: SourceError }
+  | InvokeResult;
+
+export type InvokeResult =
+  | { type: 'result'; id: string; ok: true; output: unknown; executionMs: number }
+  | {
+      type: 'result';
+      id: string;
+      ok: false;
+      /** 422 for field errors, an AppException's own status, 499 cancelled, 503 GPU fault, else 500. */
+      status: number;
+      /** fal's body: a string, or for 422 a list of `{loc, msg, type}`. */
+      detail: unknown;
+      /** Exception type name and traceback for the logs (absent for 499). */
+      errorType?: string;
+      traceback?: string;
+      /** True when the runner must be replaced (CUDA out of memory or another GPU fault). */
+      fatal?: boolean;
+      executionMs: number;
+    };
+
+// ---- runtime -> worker -------------------------------------------------------------------
+
+export type RuntimeMessage =
+  | { type: 'invoke'; id: string; path: string; input: Record<string, unknown> }
+  | { type: 'cancel'; id: string }
+  /** Finish in-flight requests (up to `graceMs`), run teardown, exit 0. EOF on fd 3 means the same. */
+  | { type: 'shutdown'; graceMs: number };
