@@ -1,13 +1,15 @@
 // Bundles every entry point of the extension, language server, runtime and CLI into dist/,
 // and copies the assets they load at run time (tree-sitter wasm, the Python worker side).
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
+
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 
 const common = {
   bundle: true,
@@ -18,13 +20,16 @@ const common = {
   minify: production,
   logLevel: 'warning',
   legalComments: 'none',
+  // web-tree-sitter locates itself through import.meta.url, which a CommonJS bundle lacks.
+  define: { KILN_VERSION: JSON.stringify(version), 'import.meta.url': 'importMetaUrl' },
+  banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
 };
 
 const entries = [
   { entryPoints: { extension: 'src/extension/main.ts' }, external: ['vscode'] },
   { entryPoints: { server: 'src/server/main.ts' } },
   { entryPoints: { runtime: 'src/runtime/main.ts' } },
-  { entryPoints: { cli: 'src/cli/main.ts' }, banner: { js: '#!/usr/bin/env node' } },
+  { entryPoints: { cli: 'src/cli/main.ts' }, banner: { js: `#!/usr/bin/env node\n${common.banner.js}` } },
 ];
 
 function copyAssets() {

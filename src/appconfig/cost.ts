@@ -37,7 +37,8 @@ export function formatUsd(amount: number): string {
   if (abs >= 1000) return `$${Math.round(amount).toLocaleString('en-US')}`;
   if (abs >= 1) return `$${amount.toFixed(2)}`;
   if (abs >= 0.01) return `$${amount.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}`;
-  return `$${Number(amount.toPrecision(3)).toFixed(8).replace(/0+$/, '')}`;
+  // Below $0.000000005 nothing is left but "0.": drop the point with the zeros.
+  return `$${Number(amount.toPrecision(3)).toFixed(8).replace(/\.?0+$/, '')}`;
 }
 
 /** Seconds as a person says them: "45 s", "5 min", "1 h 30 min", "2 d 4 h". */

@@ -75,6 +75,10 @@ export function parseRequirement(text: string): RequirementResult {
       const wildcard = version.endsWith('.*') && (operator === '==' || operator === '!=');
       const valid = operator === '===' ? version !== '' : VERSION.test(wildcard ? version.slice(0, -2) : version);
       if (!valid) return fail(`has an invalid version "${version}" after "${operator}"`);
+      // PEP 440: "~=1" has no meaning ("compatible with 1.*" needs a second segment to keep).
+      if (operator === '~=' && !/^v?(?:\d+!)?\d+\.\d+/i.test(version)) {
+        return fail(`has "~=${version}", which needs at least two version parts (e.g. "~=${version}.0")`);
+      }
       specifiers.push({ operator, version });
     }
   }

@@ -1,15 +1,22 @@
 /**
  * The App configuration as types and ranges (zod), one schema per key. validate.ts walks an
  * app's options with these and turns zod's issues into problems; the runtime parses the
- * resolved configuration with `appConfigSchema`.
+ * resolved configuration with `appConfigSchema`. zod/mini keeps the editor's bundle small.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { VolumeRef } from './input';
 
 const wholeNumber = (what: string, min: number) =>
-  z.number({ error: `must be ${what}` }).int({ error: `must be ${what}, not a fraction` }).min(min, { error: `must be ${what}` });
+  z.number({ error: `must be ${what}` }).check(
+    z.int({ error: `must be ${what}, not a fraction` }),
+    z.minimum(min, { error: `must be ${what}` }),
+  );
 
-const seconds = z.number({ error: 'must be a number of seconds' }).positive({ error: 'must be a number of seconds greater than 0' });
+const seconds = z.number({ error: 'must be a number of seconds' }).check(
+  z.positive({ error: 'must be a number of seconds greater than 0' }),
+);
+
+const gpuCount = 'must be a whole number from 1 to 8';
 
 /** Schemas for scalar options and for one item of a list or dict option. */
 export const optionValueSchemas = {
@@ -20,8 +27,11 @@ export const optionValueSchemas = {
   concurrency_buffer: wholeNumber('a whole number, 0 or more', 0),
   request_timeout: seconds,
   startup_timeout: seconds,
-  num_gpus: z.number({ error: 'must be a whole number from 1 to 8' }).int({ error: 'must be a whole number from 1 to 8' })
-    .min(1, { error: 'must be a whole number from 1 to 8' }).max(8, { error: 'must be a whole number from 1 to 8 (a runner gets at most 8 GPUs)' }),
+  num_gpus: z.number({ error: gpuCount }).check(
+    z.int({ error: gpuCount }),
+    z.minimum(1, { error: gpuCount }),
+    z.maximum(8, { error: `${gpuCount} (a runner gets at most 8 GPUs)` }),
+  ),
   name: z.string({ error: 'must be a string' }),
   machineTypeItem: z.string({ error: 'must be a machine type name in quotes, such as "GPU-A10G"' }),
   requirementItem: z.string({ error: 'must be a string such as "numpy==2.1.3"' }),
@@ -39,27 +49,27 @@ export const containerSchemas = {
   volumes: z.record(z.string(), z.unknown(), { error: 'must be a dict of mount path to fal.Volume("name")' }),
 } as const;
 
-const parameterSchema = z.object({ name: z.string(), annotation: z.string().nullable(), hasDefault: z.boolean() });
+const parameterSchema = z.object({ name: z.string(), annotation: z.nullable(z.string()), hasDefault: z.boolean() });
 
 /** The validated configuration an app runs with: every default filled in. */
 export const appConfigSchema = z.object({
   className: z.string(),
   name: z.string(),
-  keepAlive: optionValueSchemas.keep_alive.default(60),
-  minConcurrency: optionValueSchemas.min_concurrency.default(0),
+  keepAlive: z._default(optionValueSchemas.keep_alive, 60),
+  minConcurrency: z._default(optionValueSchemas.min_concurrency, 0),
   /** null: no limit beyond what the host's resources allow. */
-  maxConcurrency: optionValueSchemas.max_concurrency.nullable().default(null),
-  maxMultiplexing: optionValueSchemas.max_multiplexing.default(1),
-  concurrencyBuffer: optionValueSchemas.concurrency_buffer.default(0),
-  requestTimeout: seconds.nullable().default(null),
-  startupTimeout: seconds.nullable().default(null),
+  maxConcurrency: z._default(z.nullable(optionValueSchemas.max_concurrency), null),
+  maxMultiplexing: z._default(optionValueSchemas.max_multiplexing, 1),
+  concurrencyBuffer: z._default(optionValueSchemas.concurrency_buffer, 0),
+  requestTimeout: z._default(z.nullable(seconds), null),
+  startupTimeout: z._default(z.nullable(seconds), null),
   /** In fallback order; never empty. */
-  machineTypes: z.array(z.string()).min(1),
-  numGpus: optionValueSchemas.num_gpus.default(1),
-  requirements: z.array(z.string()).default([]),
-  volumes: z.array(z.object({ mountPath: z.string(), volume: z.string() })).default([]),
-  env: z.record(z.string(), z.string()).default({}),
-  secrets: z.array(z.string()).default([]),
+  machineTypes: z.array(z.string()).check(z.minLength(1)),
+  numGpus: z._default(optionValueSchemas.num_gpus, 1),
+  requirements: z._default(z.array(z.string()), []),
+  volumes: z._default(z.array(z.object({ mountPath: z.string(), volume: z.string() })), []),
+  env: z._default(z.record(z.string(), z.string()), {}),
+  secrets: z._default(z.array(z.string()), []),
   endpoints: z.array(z.object({
     path: z.string(),
     functionName: z.string(),

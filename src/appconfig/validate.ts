@@ -2,7 +2,7 @@
  * validateApp: every rule about an App's configuration, in one place. The language server,
  * `kiln check`, and the runtime's deploy all call it, so they never disagree.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { DEFAULT_MACHINE_TYPE, findMachineType, machineTypeNames, type MachineType } from './catalog';
 import { formatDuration, formatUsd, idleTailPerBurst, runnerRate } from './cost';
 import { type AppInput, type EndpointInput, type OptionInput, UNCHECKED } from './input';
@@ -14,7 +14,9 @@ import { type AppConfig, appConfigSchema, containerSchemas, optionValueSchemas }
 
 export interface ValidationResult {
   problems: Problem[];
-  /** The configuration with defaults, built from every value that passed; null when an error was found. */
+  /** Every value that passed its own checks, defaults for the rest: what hovers and costs describe. */
+  settings: AppConfig;
+  /** The same, only when no error was found: what a deploy runs with. */
   config: AppConfig | null;
 }
 
@@ -31,7 +33,8 @@ const ENDPOINT_PATH = /^\/(?:[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*)?$/;
 const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/proc', '/sbin', '/sys', '/usr'];
 const SYSTEM_EXACT = ['/', '/home', '/opt', '/root', '/run', '/srv', '/tmp', '/var', '/mnt', '/media'];
 
-const CREDENTIAL_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)/i;
+// TOKENIZER and AUTHOR are everyday names in ML apps, not credentials.
+const CREDENTIAL_NAME = /(TOKEN(?!IZ)|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH(?!OR))/i;
 const CREDENTIAL_VALUE = /^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abpr]-[\w-]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{30,}|glpat-[\w-]{20,}|eyJ[\w-]+\.[\w-]+\.[\w-]+|key-[a-f0-9]{32})$/;
 
 class ProblemList {
@@ -42,7 +45,7 @@ class ProblemList {
   }
 
   /** Reports zod's first issue for a value, prefixed with what the value is. */
-  addZod(code: ProblemCode, subject: string, error: z.ZodError, target: ProblemTarget): void {
+  addZod(code: ProblemCode, subject: string, error: z.core.$ZodError, target: ProblemTarget): void {
     this.add(code, 'error', `${subject} ${error.issues[0]?.message ?? 'is not valid'}.`, target);
   }
 
@@ -60,14 +63,15 @@ const quote = (text: string) => JSON.stringify(text);
 
 /**
  * Checks one app. Options may repeat (a keyword and an attribute of the same name): the
- * keyword wins, as in fal, and both are checked.
+ * keyword wins, as in fal, and both are checked. Of two attributes the later wins, as Python
+ * assigns them in order.
  */
 export function validateApp(app: AppInput): ValidationResult {
   const problems = new ProblemList();
   const effective = new Map<string, OptionInput>();
   for (const option of app.options) {
     if (!checkPlacement(option, problems)) continue;
-    if (!effective.has(option.key) || option.source === 'keyword') effective.set(option.key, option);
+    if (option.source === 'keyword' || effective.get(option.key)?.source !== 'keyword') effective.set(option.key, option);
   }
 
   const resolved: Partial<Record<keyof AppConfig, unknown>> = {};
@@ -87,8 +91,12 @@ export function validateApp(app: AppInput): ValidationResult {
   scalar('startup_timeout', 'startupTimeout', 'invalid-timeout');
   scalar('num_gpus', 'numGpus', 'invalid-num-gpus');
 
-  const machineTypes = checkMachineTypes(effective.get('machine_type'), problems);
+  const machineTypeOption = effective.get('machine_type');
+  const machineTypes = checkMachineTypes(machineTypeOption, problems);
   resolved.machineTypes = machineTypes.length ? machineTypes.map((type) => type.name) : [DEFAULT_MACHINE_TYPE];
+  // A machine_type that names nothing known (unreadable, or wrong and reported) leaves the default
+  // in the config only: the rules about GPUs and cost have no machine to judge.
+  const machineKnown = machineTypes.length > 0 || !machineTypeOption;
   resolved.requirements = checkRequirements(effective.get('requirements'), problems);
   resolved.volumes = checkVolumes(effective.get('volumes'), problems);
   resolved.env = checkEnv(effective.get('env'), problems);
@@ -96,8 +104,8 @@ export function validateApp(app: AppInput): ValidationResult {
   resolved.name = checkAppName(app, effective.get('name'), problems);
 
   checkConcurrency(effective, resolved, problems);
-  checkGpus(effective.get('num_gpus'), resolved, problems);
-  checkKeepAliveCost(effective.get('keep_alive'), resolved, problems);
+  if (machineKnown) checkGpus(effective.get('num_gpus'), resolved, problems);
+  checkKeepAliveCost(effective.get('keep_alive'), resolved, machineKnown, problems);
   resolved.endpoints = checkEndpoints(app.endpoints, problems);
   if (app.methods.includes('__init__')) {
     problems.add('init-override', 'error',
@@ -105,11 +113,10 @@ export function validateApp(app: AppInput): ValidationResult {
       { kind: 'method', name: '__init__' });
   }
 
-  if (problems.hasErrors) return { problems: problems.items, config: null };
   const parsed = appConfigSchema.safeParse({ className: app.className, ...resolved });
-  // Every field was checked above; a failure here is a rule missing from this file.
-  if (!parsed.success) throw new Error(`validateApp let through an invalid configuration: ${parsed.error.message}`);
-  return { problems: problems.items, config: parsed.data };
+  // Only values that passed their checks reach `resolved`; a failure here is a rule missing above.
+  if (!parsed.success) throw new Error(`validateApp let through an invalid value: ${parsed.error.message}`);
+  return { problems: problems.items, settings: parsed.data, config: problems.hasErrors ? null : parsed.data };
 }
 
 /** Unknown keys and keys in the wrong place; false when the option is not one of ours. */
@@ -367,7 +374,9 @@ function checkAppName(app: AppInput, option: OptionInput | undefined, problems: 
   let name = fallback;
   let target: ProblemTarget = { kind: 'class' };
   let origin = `The default name "${fallback}" (from the class name)`;
-  if (option && option.value !== UNCHECKED) {
+  // A name the reader cannot evaluate replaces the default, so neither can be judged.
+  if (option?.value === UNCHECKED) return fallback;
+  if (option) {
     const parsed = optionValueSchemas.name.safeParse(option.value);
     if (!parsed.success) {
       problems.addZod('invalid-app-name', 'name', parsed.error, valueOf(option));
@@ -414,14 +423,18 @@ function checkGpus(option: OptionInput | undefined, resolved: Partial<Record<key
     valueOf(option));
 }
 
-function checkKeepAliveCost(option: OptionInput | undefined, resolved: Partial<Record<keyof AppConfig, unknown>>, problems: ProblemList): void {
+function checkKeepAliveCost(option: OptionInput | undefined, resolved: Partial<Record<keyof AppConfig, unknown>>, machineKnown: boolean,
+  problems: ProblemList): void {
   const keepAlive = resolved.keepAlive;
   if (!option || typeof keepAlive !== 'number' || keepAlive <= LARGE_KEEP_ALIVE_SECONDS) return;
-  const type = primaryMachineType(resolved);
-  const numGpus = typeof resolved.numGpus === 'number' ? resolved.numGpus : 1;
-  const tail = idleTailPerBurst(runnerRate(type, numGpus), keepAlive);
+  let cost = '';
+  if (machineKnown) {
+    const type = primaryMachineType(resolved);
+    const numGpus = typeof resolved.numGpus === 'number' ? resolved.numGpus : 1;
+    cost = `: up to ${formatUsd(idleTailPerBurst(runnerRate(type, numGpus), keepAlive))} per runner per burst on ${type.name}`;
+  }
   problems.add('large-keep-alive', 'warning',
-    `keep_alive=${keepAlive} holds each runner idle for ${formatDuration(keepAlive)} after its last request: up to ${formatUsd(tail)} per runner per burst on ${type.name}. Use min_concurrency for always-on capacity, or a shorter keep_alive.`,
+    `keep_alive=${keepAlive} holds each runner idle for ${formatDuration(keepAlive)} after its last request${cost}. Use min_concurrency for always-on capacity, or a shorter keep_alive.`,
     valueOf(option));
 }
 

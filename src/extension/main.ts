@@ -1,8 +1,14 @@
-import * as vscode from 'vscode';
+/** Activation only: everything the extension owns lives in KilnContext. */
+import type * as vscode from 'vscode';
+import { KilnContext } from './ctx';
 
-export function activate(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand('kiln.showVersion', () =>
-    vscode.window.showInformationMessage(`Kiln ${context.extension.packageJSON.version}`)));
+let kiln: KilnContext | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  kiln = new KilnContext(context);
+  await kiln.start();
 }
 
-export function deactivate(): void {}
+export async function deactivate(): Promise<void> {
+  await kiln?.dispose();
+}

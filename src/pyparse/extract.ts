@@ -4,7 +4,7 @@
  * files: whatever tree-sitter recovered is read, and ERROR regions are skipped.
  */
 import type { Node, Tree } from 'web-tree-sitter';
-import type { AppInput, OptionSource, ParameterInput } from '../appconfig/input';
+import { type AppInput, type OptionSource, type ParameterInput, UNCHECKED } from '../appconfig/input';
 import { type FalBindings, findFalBindings, importsFal, isFalName } from './bindings';
 import { type Range, rangeOf } from './range';
 import { evaluate, type ValueNode } from './values';
@@ -87,7 +87,7 @@ function readApp(definition: Node, fal: FalBindings): ExtractedApp | undefined {
     const key = argument.childForFieldName('name');
     const value = argument.childForFieldName('value');
     if (!key || !value) continue;
-    options.push({ key: key.text, source: 'keyword', keyRange: rangeOf(key), value: evaluate(value, fal), statementRange: rangeOf(argument) });
+    options.push({ key: key.text, source: 'keyword', keyRange: rangeOf(key), value: readValue(argument, value, fal), statementRange: rangeOf(argument) });
   }
 
   const endpoints: ExtractedEndpoint[] = [];
@@ -127,12 +127,24 @@ function readApp(definition: Node, fal: FalBindings): ExtractedApp | undefined {
 
 function readStatement(statement: Node, fal: FalBindings, options: ExtractedOption[], endpoints: ExtractedEndpoint[], methods: ExtractedMethod[]): void {
   if (statement.type === 'expression_statement') {
-    const assignment = statement.firstNamedChild;
+    let assignment = statement.firstNamedChild;
+    // Python allows no line break in `a = b = 1`, but tree-sitter reads a value still being typed
+    // (`machine_type =` above `keep_alive = 300`) as such a chain: the next line is read alone.
+    while (assignment?.type === 'assignment' && assignment.childForFieldName('right')?.type === 'assignment'
+      && assignment.childForFieldName('right')!.startPosition.row > assignment.startPosition.row) {
+      assignment = assignment.childForFieldName('right');
+    }
     if (assignment?.type !== 'assignment') return;
     const left = assignment.childForFieldName('left');
     const right = assignment.childForFieldName('right');
     if (left?.type !== 'identifier' || !right || right.type === 'assignment') return;
-    options.push({ key: left.text, source: 'attribute', keyRange: rangeOf(left), value: evaluate(right, fal), statementRange: rangeOf(statement) });
+    options.push({
+      key: left.text,
+      source: 'attribute',
+      keyRange: rangeOf(left),
+      value: readValue(assignment, right, fal),
+      statementRange: rangeOf(assignment.parent === statement ? statement : assignment),
+    });
     return;
   }
   const decorated = statement.type === 'decorated_definition';
@@ -147,6 +159,14 @@ function readStatement(statement: Node, fal: FalBindings, options: ExtractedOpti
     const endpoint = readEndpoint(decorator, definition, name, statement, fal);
     if (endpoint) endpoints.push(endpoint);
   }
+}
+
+/**
+ * A value after an ERROR is one tree-sitter borrowed from further on (`env = {"A": ` above
+ * `keep_alive = 5` reads as `env = 5`), so it is not what the key holds.
+ */
+function readValue(binding: Node, value: Node, fal: FalBindings): ValueNode {
+  return binding.children.some((child) => child?.type === 'ERROR') ? { value: UNCHECKED, range: rangeOf(value) } : evaluate(value, fal);
 }
 
 function readEndpoint(decorator: Node, definition: Node, name: Node, statement: Node, fal: FalBindings): ExtractedEndpoint | undefined {

@@ -5,3 +5,4 @@ export * from './locate';
 export * from './parser';
 export * from './range';
 export * from './values';
+export * from './check';

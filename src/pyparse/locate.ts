@@ -4,10 +4,13 @@ import type { ExtractedApp, ExtractedOption } from './extract';
 import type { Range } from './range';
 import type { ValueNode } from './values';
 
-/** The option a target names: the keyword when both a keyword and an attribute set the key. */
+/**
+ * The option a target names, the one validation judged: the keyword when both a keyword and an
+ * attribute set the key, else the last attribute (Python's later assignment wins).
+ */
 export function findOption(app: ExtractedApp, key: string, source?: ExtractedOption['source']): ExtractedOption | undefined {
   const matches = app.options.filter((option) => option.key === key && (!source || option.source === source));
-  return matches.find((option) => option.source === 'keyword') ?? matches[0];
+  return matches.find((option) => option.source === 'keyword') ?? matches[matches.length - 1];
 }
 
 function itemRange(value: ValueNode, item: string | number, itemAt: 'key' | 'value'): Range | undefined {

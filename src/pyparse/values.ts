@@ -102,7 +102,10 @@ function evaluateArithmetic(node: Node, fal: FalBindings): ValueNode {
   };
   const compute = operator ? results[operator] : undefined;
   if (!compute || ((operator === '/' || operator === '//' || operator === '%') && b === 0)) return { value: UNCHECKED, range };
-  return { value: compute(), range };
+  const value = compute();
+  // Python's integers are unbounded: past 2**53 a double no longer holds the value written.
+  const exact = Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value));
+  return { value: exact ? value : UNCHECKED, range };
 }
 
 function evaluateDict(node: Node, fal: FalBindings): ValueNode {
@@ -133,7 +136,7 @@ function evaluateVolume(node: Node, fal: FalBindings): ValueNode | undefined {
   return { value: new VolumeRef(name), range: rangeOf(node) };
 }
 
-/** The value of a string literal, or undefined for f-strings with fields, bytes, and errors. */
+/** The value of a string literal, or undefined for f-strings with fields, bytes, errors, and `\\N{…}`. */
 export function stringValue(node: Node): string | undefined {
   if (node.type === 'concatenated_string') {
     const parts = namedChildren(node).map(stringValue);
@@ -146,25 +149,45 @@ export function stringValue(node: Node): string | undefined {
   const raw = prefix.includes('r');
   let text = '';
   for (const child of node.children) {
-    if (!child) continue;
-    if (child.type === 'interpolation') return undefined;
-    if (child.type === 'string_content') text += child.text;
-    if (child.type === 'escape_sequence') text += raw ? child.text : unescape(child.text);
+    if (child?.type === 'interpolation') return undefined;
+    if (child?.type !== 'string_content') continue;
+    const content = contentValue(child, raw);
+    if (content === undefined) return undefined;
+    text += content;
   }
   return text;
 }
 
+/**
+ * The grammar nests escapes inside string_content (`\t`, and `{{` in f-strings), so the text
+ * between them is taken as written and each escape is decoded.
+ */
+function contentValue(content: Node, raw: boolean): string | undefined {
+  let text = '';
+  let at = 0;
+  for (const part of content.children) {
+    if (!part) continue;
+    const decoded = part.type === 'escape_sequence' ? (raw ? part.text : unescape(part.text))
+      : part.type === 'escape_interpolation' ? part.text[0] : part.text;
+    if (decoded === undefined) return undefined;
+    text += content.text.slice(at, part.startIndex - content.startIndex) + decoded;
+    at = part.endIndex - content.startIndex;
+  }
+  return text + content.text.slice(at);
+}
+
 const SIMPLE_ESCAPES: Record<string, string> = {
   '\\\\': '\\', "\\'": "'", '\\"': '"', '\\n': '\n', '\\t': '\t', '\\r': '\r', '\\0': '\0',
-  '\\a': '\x07', '\\b': '\b', '\\f': '\f', '\\v': '\v', '\\\n': '',
+  '\\a': '\x07', '\\b': '\b', '\\f': '\f', '\\v': '\v', '\\\n': '', '\\\r\n': '',
 };
 
-function unescape(sequence: string): string {
+function unescape(sequence: string): string | undefined {
   const simple = SIMPLE_ESCAPES[sequence];
   if (simple !== undefined) return simple;
   const hex = /^\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))$/.exec(sequence);
   if (hex) return String.fromCodePoint(Number.parseInt(hex[1] ?? hex[2] ?? hex[3]!, 16));
   const octal = /^\\([0-7]{1,3})$/.exec(sequence);
   if (octal) return String.fromCharCode(Number.parseInt(octal[1]!, 8));
-  return sequence;
+  // \N{name} needs Unicode's name table: unknown rather than a guess.
+  return sequence.startsWith('\\N{') ? undefined : sequence;
 }
