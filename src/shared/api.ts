@@ -1,0 +1,224 @@
+/**
+ * The runtime's HTTP API: every request and response body, declared once. The runtime
+ * implements these shapes; src/client speaks them for the extension, the CLI and the tests.
+ */
+import type { AppConfig } from '../appconfig/schema';
+
+// ---- service --------------------------------------------------------------------------------
+
+export interface GpuInfo {
+  index: number;
+  name: string;
+  memoryMiB: number;
+  uuid: string;
+}
+
+export interface HealthResponse {
+  version: string;
+  pid: number;
+  url: string;
+  dataDir: string;
+  startedAt: string;
+  gpus: GpuInfo[];
+  /** What GPU apps do on a host without the GPUs they ask for. */
+  gpuFallback: 'cpu' | 'fail';
+  python: { path: string; version: string | null };
+  /** Whether runners are sandboxed with bubblewrap (volumes mounted at their paths). */
+  sandbox: boolean;
+}
+
+/** What `runtime.json` in the data directory holds (mode 0600). */
+export interface RuntimeInfo {
+  url: string;
+  token: string;
+  pid: number;
+  dataDir: string;
+  version: string;
+  startedAt: string;
+}
+
+// ---- deploys --------------------------------------------------------------------------------
+
+export interface DeployRequest {
+  /** The entry file's path relative to the uploaded folder, e.g. "app.py". */
+  entry: string;
+  /** Relative path -> UTF-8 source: the entry and the local modules it imports. */
+  files: Record<string, string>;
+  /** The app's name; by default the class's `name=` keyword or its kebab-case name. */
+  name?: string;
+  /** Which fal.App class, when the file defines several. */
+  className?: string;
+  /** The Python interpreter for this app; by default the runtime's. */
+  python?: string;
+  /** Forget scale settings changed with `kiln scale` and use the code's again. */
+  resetScale?: boolean;
+}
+
+export type DeployStep = 'validate' | 'environment' | 'inspect' | 'starting-runner' | 'setup' | 'health' | 'live';
+
+/** Server-sent events of a deploy, in order; the stream ends after `done` or `failed`. */
+export type DeployEvent =
+  | { type: 'started'; deployId: string; app: string | null }
+  | { type: 'step'; step: DeployStep; message: string }
+  /** A line of build or setup output. */
+  | { type: 'log'; step: DeployStep; text: string }
+  | { type: 'warning'; message: string }
+  | { type: 'done'; app: AppDetail }
+  | { type: 'failed'; step: DeployStep; error: DeployError };
+
+export interface DeployError {
+  message: string;
+  /** The user's file and 1-based line, where the failure has one. */
+  file?: string;
+  line?: number;
+  /** A validation problem's code, for failures found by the configuration checks. */
+  code?: string;
+  /** Every configuration problem found, when validation failed. */
+  problems?: { code: string; severity: string; message: string; line?: number }[];
+}
+
+// ---- apps -----------------------------------------------------------------------------------
+
+export type RunnerState = 'starting' | 'setup' | 'idle' | 'busy' | 'stopping';
+
+export interface RunnerInfo {
+  id: string;
+  revision: number;
+  state: RunnerState;
+  pid: number | null;
+  machineType: string;
+  /** GPU indexes given to the runner; empty on CPU. */
+  gpus: number[];
+  /** True when the app asked for a GPU and the runner runs on CPU instead. */
+  cpuFallback: boolean;
+  startedAt: string;
+  uptimeSeconds: number;
+  inFlight: number;
+  requestsServed: number;
+  /** Cold start: spawn to ready, once ready. */
+  coldStartMs: number | null;
+}
+
+export interface EndpointInfo {
+  path: string;
+  url: string;
+  functionName: string;
+  isHealth: boolean;
+  isAsync: boolean;
+  inputSchema: Record<string, unknown>;
+}
+
+export interface ScaleSettings {
+  minConcurrency: number;
+  maxConcurrency: number | null;
+  keepAlive: number;
+  concurrencyBuffer: number;
+  maxMultiplexing: number;
+}
+
+export type AppState = 'deploying' | 'live' | 'failing' | 'stopped';
+
+export interface AppSummary {
+  name: string;
+  state: AppState;
+  revision: number;
+  className: string;
+  machineType: string;
+  runners: number;
+  url: string;
+  updatedAt: string;
+  costUsd: number;
+}
+
+export interface AppDetail extends AppSummary {
+  entry: string;
+  python: string;
+  config: AppConfig;
+  scale: ScaleSettings;
+  /** Scale settings changed at runtime, kept across redeploys until reset. */
+  scaleOverrides: Partial<ScaleSettings>;
+  endpoints: EndpointInfo[];
+  runnerDetails: RunnerInfo[];
+  queued: number;
+  inFlight: number;
+  warnings: string[];
+}
+
+export type ScaleRequest = Partial<ScaleSettings>;
+
+// ---- logs -----------------------------------------------------------------------------------
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+
+export interface LogRecord {
+  /** Monotonic per app, so a follower can resume after the last one it saw. */
+  seq: number;
+  time: string;
+  app: string;
+  revision: number;
+  runner: string | null;
+  stream: LogStream;
+  level: LogLevel;
+  text: string;
+}
+
+export interface LogQuery {
+  /** ISO time, or a duration back from now such as "10m", "2h". */
+  since?: string;
+  tail?: number;
+  runner?: string;
+  search?: string;
+  follow?: boolean;
+}
+
+// ---- secrets and volumes --------------------------------------------------------------------
+
+export interface SecretInfo {
+  name: string;
+  updatedAt: string;
+}
+
+export interface VolumeInfo {
+  name: string;
+  path: string;
+  sizeBytes: number;
+  apps: string[];
+}
+
+// ---- queue (fal's shapes) -------------------------------------------------------------------
+
+export interface QueueSubmitResponse {
+  request_id: string;
+  response_url: string;
+  status_url: string;
+  cancel_url: string;
+}
+
+export type QueueStatus =
+  | { status: 'IN_QUEUE'; queue_position: number; request_id: string; response_url: string; status_url: string; cancel_url: string }
+  | { status: 'IN_PROGRESS'; request_id: string; response_url: string; status_url: string; cancel_url: string; logs?: QueueLog[] }
+  | { status: 'COMPLETED'; request_id: string; response_url: string; status_url: string; cancel_url: string; logs?: QueueLog[]; metrics: { inference_time: number | null }; error?: string };
+
+export interface QueueLog {
+  message: string;
+  level: string;
+  source: string;
+  timestamp: string;
+}
+
+/** The response headers every invocation carries. */
+export const INVOKE_HEADERS = {
+  requestId: 'x-fal-request-id',
+  errorType: 'x-fal-error-type',
+  runner: 'x-kiln-runner-id',
+  revision: 'x-kiln-revision',
+  queueMs: 'x-kiln-queue-ms',
+  coldStartMs: 'x-kiln-cold-start-ms',
+  executionMs: 'x-kiln-execution-ms',
+} as const;
+
+/** The body of every error the runtime itself returns: fal's `{"detail": ...}`. */
+export interface ErrorBody {
+  detail: unknown;
+}
