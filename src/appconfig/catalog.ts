@@ -43,6 +43,7 @@ export const MACHINE_TYPES: readonly MachineType[] = [
   cpu('S', 1, 1, 'Light CPU work (the default)'),
   cpu('M', 2, 2, 'Pre- and post-processing'),
   cpu('L', 4, 15, 'CPU inference of small models'),
+  cpu('XL', 8, 32, 'Heavy CPU work, large in-memory data'),
   { kind: 'gpu', name: 'GPU-T4', gpu: 'NVIDIA T4', vramGb: 16, vramLabel: '16GB', pricePerSecond: 0.000164, useCase: 'Small models, inference' },
   { kind: 'gpu', name: 'GPU-A10G', gpu: 'NVIDIA A10G', vramGb: 24, vramLabel: '24GB', pricePerSecond: 0.000306, useCase: 'Medium models, SDXL' },
   { kind: 'gpu', name: 'GPU-A100', gpu: 'NVIDIA A100', vramGb: 40, vramLabel: '40GB', pricePerSecond: 0.000556, useCase: 'Large models, training' },

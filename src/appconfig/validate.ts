@@ -62,16 +62,16 @@ const itemOf = (option: OptionInput, item: string | number, itemAt: 'key' | 'val
 const quote = (text: string) => JSON.stringify(text);
 
 /**
- * Checks one app. Options may repeat (a keyword and an attribute of the same name): the
- * keyword wins, as in fal, and both are checked. Of two attributes the later wins, as Python
- * assigns them in order.
+ * Checks one app. Options may repeat (a keyword and an attribute of the same name): as in fal's
+ * SDK, the class attribute wins over the keyword, and of two attributes the later wins, as
+ * Python assigns them in order. The value that wins is the one checked.
  */
 export function validateApp(app: AppInput): ValidationResult {
   const problems = new ProblemList();
   const effective = new Map<string, OptionInput>();
   for (const option of app.options) {
     if (!checkPlacement(option, problems)) continue;
-    if (option.source === 'keyword' || effective.get(option.key)?.source !== 'keyword') effective.set(option.key, option);
+    if (option.source === 'attribute' || effective.get(option.key)?.source !== 'attribute') effective.set(option.key, option);
   }
 
   const resolved: Partial<Record<keyof AppConfig, unknown>> = {};
@@ -125,9 +125,13 @@ function checkPlacement(option: OptionInput, problems: ProblemList): boolean {
   if (option.source === 'keyword') {
     if (!spec) {
       const suggestion = didYouMean(option.key, OPTION_SPECS.map((s) => s.key));
-      const hint = suggestion ? ` Did you mean "${suggestion}"?` : ` Known keywords: ${KEYWORD_OPTIONS.join(', ')}.`;
+      // A near miss of an attribute-only option is fixed by moving it, not by renaming it here.
+      const asKeyword = suggestion !== undefined && optionSpec(suggestion)!.accepted !== 'attribute';
+      const hint = !suggestion ? ` Known keywords: ${KEYWORD_OPTIONS.join(', ')}.`
+        : asKeyword ? ` Did you mean "${suggestion}"?`
+          : ` Did you mean the class attribute "${suggestion}"? Set it in the class body: ${suggestion} = ...`;
       problems.add('unknown-option', 'error', `Unrecognised class keyword "${option.key}": fal rejects it at deploy.${hint}`,
-        keyOf(option), suggestion ? [{ kind: 'replace', title: `Change to "${suggestion}"`, target: keyOf(option), text: suggestion }] : undefined);
+        keyOf(option), asKeyword ? [{ kind: 'replace', title: `Change to "${suggestion}"`, target: keyOf(option), text: suggestion! }] : undefined);
       return false;
     }
     if (spec.accepted === 'attribute') {

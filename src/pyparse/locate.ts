@@ -5,12 +5,12 @@ import type { Range } from './range';
 import type { ValueNode } from './values';
 
 /**
- * The option a target names, the one validation judged: the keyword when both a keyword and an
- * attribute set the key, else the last attribute (Python's later assignment wins).
+ * The option a target names, the one validation judged: the last attribute when attributes set
+ * the key (fal's SDK lets them override a keyword; Python keeps the later assignment), else the keyword.
  */
 export function findOption(app: ExtractedApp, key: string, source?: ExtractedOption['source']): ExtractedOption | undefined {
   const matches = app.options.filter((option) => option.key === key && (!source || option.source === source));
-  return matches.find((option) => option.source === 'keyword') ?? matches[matches.length - 1];
+  return matches.filter((option) => option.source === 'attribute').at(-1) ?? matches.at(-1);
 }
 
 function itemRange(value: ValueNode, item: string | number, itemAt: 'key' | 'value'): Range | undefined {

@@ -136,7 +136,7 @@ function evaluateVolume(node: Node, fal: FalBindings): ValueNode | undefined {
   return { value: new VolumeRef(name), range: rangeOf(node) };
 }
 
-/** The value of a string literal, or undefined for f-strings with fields, bytes, errors, and `\\N{…}`. */
+/** The value of a string literal, or undefined for f-strings with fields, bytes, errors, and `\N{…}`. */
 export function stringValue(node: Node): string | undefined {
   if (node.type === 'concatenated_string') {
     const parts = namedChildren(node).map(stringValue);

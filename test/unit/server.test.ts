@@ -78,7 +78,7 @@ describe('diagnostics', () => {
 describe('completion', () => {
   it('offers machine types inside machine_type = "|", cheapest first, with hardware and price', () => {
     const items = complete(APP('    machine_type = "|"'));
-    assert.equal(items.length, 11);
+    assert.equal(items.length, 12);
     const byOrder = [...items].sort((a, b) => a.sortText!.localeCompare(b.sortText!));
     assert.equal(byOrder[0]!.label, 'XS');
     assert.equal(byOrder.at(-1)!.label, 'GPU-B200');
@@ -130,7 +130,7 @@ describe('completion', () => {
 
   it('offers a snippet with the machine types as choices for machine_type', () => {
     const item = complete(APP('    mach|')).find((candidate) => candidate.label === 'machine_type')!;
-    assert.match((item.textEdit as TextEdit).newText, /^machine_type = "\$\{1\|XS,S,M,L,GPU-T4,/);
+    assert.match((item.textEdit as TextEdit).newText, /^machine_type = "\$\{1\|XS,S,M,L,XL,GPU-T4,/);
   });
 });
 
