@@ -58,6 +58,8 @@ export interface InspectedApp {
 
 export type WorkerMessage =
   | { type: 'inspect'; file: string; apps: InspectedApp[] }
+  /** Serve mode: the app imported and its class was found; setup() starts now. */
+  | { type: 'setup-started' }
   /** Serve mode: setup (and nothing else) finished; the worker now takes invokes. */
   | { type: 'ready'; pid: number; setupMs: number; python: string }
   /** Import or setup failed (inspect or serve mode); the worker exits 1 after sending it. */

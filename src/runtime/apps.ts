@@ -1,0 +1,293 @@
+/**
+ * The apps this runtime serves: for each, the revision taking traffic, revisions draining after
+ * a redeploy, scale settings, cost, and the checks a request passes before a runner sees it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '../appconfig';
+import { optionValueSchemas } from '../appconfig';
+import type { AppDetail, AppState, AppSummary, EndpointInfo, ScaleRequest, ScaleSettings } from '../shared/api';
+import type { GpuAllocator } from './gpu';
+import { compileInputValidator, type FieldError, type InputValidator } from './inputs';
+import type { RunnerLauncher } from './launch';
+import type { LogStore } from './logs';
+import type { Metrics } from './metrics';
+import { type InvokeOutcome, type PendingRequest, RevisionPool } from './pool';
+import type { AppRecord, RevisionRecord, StateStore } from './store';
+
+/** An error with the HTTP status and fal-shaped detail the API answers with. */
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly detail: unknown, readonly errorType?: string) {
+    super(typeof detail === 'string' ? detail : JSON.stringify(detail));
+  }
+}
+
+export function scaleOf(config: AppConfig, overrides: Partial<ScaleSettings>): ScaleSettings {
+  return {
+    minConcurrency: overrides.minConcurrency ?? config.minConcurrency,
+    maxConcurrency: overrides.maxConcurrency !== undefined ? overrides.maxConcurrency : config.maxConcurrency,
+    keepAlive: overrides.keepAlive ?? config.keepAlive,
+    concurrencyBuffer: overrides.concurrencyBuffer ?? config.concurrencyBuffer,
+    maxMultiplexing: overrides.maxMultiplexing ?? config.maxMultiplexing,
+  };
+}
+
+/** Time a redeploy gives the old revision's in-flight requests before stopping its runners. */
+const DRAIN_GRACE_MS = 30_000;
+
+interface ServingApp {
+  record: AppRecord;
+  live: RevisionPool;
+  validators: Map<string, InputValidator>;
+  draining: Set<RevisionPool>;
+  warnings: string[];
+}
+
+export interface AppManagerDeps {
+  store: StateStore;
+  logs: LogStore;
+  gpus: GpuAllocator;
+  launcher: RunnerLauncher;
+  metrics: Metrics;
+  cpuRunnerLimit: number;
+  publicUrl(): string;
+}
+
+export class AppManager {
+  private readonly apps = new Map<string, ServingApp>();
+  /** Apps with a deploy in progress, so a second deploy of the same app waits its turn. */
+  private readonly deploying = new Set<string>();
+  /** Which pool holds each request in flight, for cancellation. */
+  private readonly requestPools = new Map<string, RevisionPool>();
+
+  constructor(private readonly deps: AppManagerDeps) {}
+
+  /** Brings back every app that was live when the runtime stopped. */
+  restore(): void {
+    for (const record of this.deps.store.loadApps()) {
+      try {
+        const revision = this.deps.store.loadRevision(record.name, record.revision);
+        this.serve(record, this.createPool(revision, scaleOf(revision.config, record.scaleOverrides)));
+      } catch (error) {
+        this.deps.logs.append({ app: record.name, revision: record.revision, runner: null, stream: 'system', level: 'error',
+          text: `Could not restore revision ${record.revision}: ${(error as Error).message}` });
+      }
+    }
+  }
+
+  createPool(revision: RevisionRecord, scale: ScaleSettings): RevisionPool {
+    const sourceDir = this.deps.store.sourceDir(revision.app, revision.revision);
+    const pool: RevisionPool = new RevisionPool(revision, scale, {
+      logs: this.deps.logs,
+      gpus: this.deps.gpus,
+      cpuRunnerLimit: this.deps.cpuRunnerLimit,
+      // A worker's thread pool is sized at start: a scale change reaches runners started after it.
+      startRunner: (id, placement) => {
+        const runner = this.deps.launcher.startRunner(revision, sourceDir, id, placement, pool.scale.maxMultiplexing);
+        void runner.ready.then(() => this.deps.metrics.coldStart(revision.app, runner.coldStartMs ?? 0), () => undefined);
+        return runner;
+      },
+      meter: (usd) => {
+        const serving = this.apps.get(revision.app);
+        if (!serving) return;
+        serving.record = { ...serving.record, costUsd: serving.record.costUsd + usd };
+        this.deps.store.saveApp(serving.record);
+      },
+    });
+    return pool;
+  }
+
+  /** Puts a pool in front of traffic; the one it replaces drains. */
+  serve(record: AppRecord, pool: RevisionPool, warnings: string[] = []): void {
+    const previous = this.apps.get(record.name);
+    const validators = new Map(pool.revision.endpoints.map((endpoint) => [endpoint.path, compileInputValidator(endpoint.inputSchema)]));
+    const serving: ServingApp = { record, live: pool, validators, draining: previous?.draining ?? new Set(), warnings };
+    this.apps.set(record.name, serving);
+    pool.activate();
+    if (!previous) return;
+    for (const request of previous.live.stopAccepting()) this.route(serving, request);
+    serving.draining.add(previous.live);
+    void previous.live.drain(DRAIN_GRACE_MS).finally(() => serving.draining.delete(previous.live));
+  }
+
+  beginDeploy(name: string): void {
+    if (this.deploying.has(name)) throw new HttpError(409, `App "${name}" is already being deployed; wait for that deploy to finish or cancel it.`);
+    this.deploying.add(name);
+  }
+
+  endDeploy(name: string): void {
+    this.deploying.delete(name);
+  }
+
+  isDeploying(name: string): boolean {
+    return this.deploying.has(name);
+  }
+
+  has(name: string): boolean {
+    return this.apps.has(name);
+  }
+
+  record(name: string): AppRecord | undefined {
+    return this.apps.get(name)?.record;
+  }
+
+  private serving(name: string): ServingApp {
+    const serving = this.apps.get(name);
+    if (!serving) throw new HttpError(404, `No app named "${name}". Deploy one with: kiln deploy FILE --name ${name}`);
+    return serving;
+  }
+
+  /** Checks an invocation and hands it to the live revision; throws HttpError for 404 and 422. */
+  invoke(name: string, path: string, input: unknown, options: { requestId?: string; onStart?(runner: string): void } = {}): { requestId: string; revision: number; outcome: Promise<InvokeOutcome> } {
+    const serving = this.serving(name);
+    const validator = serving.validators.get(path);
+    if (!validator) {
+      const paths = [...serving.validators.keys()].join(', ');
+      throw new HttpError(404, `App "${name}" has no endpoint ${path}. Its endpoints: ${paths || 'none'}.`);
+    }
+    const errors: FieldError[] | null = validator(input);
+    if (errors) throw new HttpError(422, errors);
+    const requestId = options.requestId ?? randomUUID();
+    const pool = serving.live;
+    const outcome = new Promise<InvokeOutcome>((resolve) => {
+      const request: PendingRequest = {
+        id: requestId,
+        path,
+        input: input as Record<string, unknown>,
+        enqueuedAt: Date.now(),
+        settle: (result) => {
+          this.requestPools.delete(requestId);
+          resolve(result);
+        },
+        ...(options.onStart ? { onStart: options.onStart } : {}),
+      };
+      this.requestPools.set(requestId, pool);
+      pool.submit(request);
+    });
+    return { requestId, revision: pool.revision.revision, outcome };
+  }
+
+  /** A request queued on a revision that stopped serving goes to the new one, or fails if its path is gone. */
+  private route(serving: ServingApp, request: PendingRequest): void {
+    if (!serving.validators.has(request.path)) {
+      request.settle({
+        result: { type: 'result', id: request.id, ok: false, status: 404, detail: `The new revision has no endpoint ${request.path}.`, executionMs: 0 },
+        runner: null, queueMs: Date.now() - request.enqueuedAt, coldStartMs: null,
+      });
+      return;
+    }
+    this.requestPools.set(request.id, serving.live);
+    serving.live.submit(request);
+  }
+
+  cancel(requestId: string): boolean {
+    return this.requestPools.get(requestId)?.cancel(requestId) ?? false;
+  }
+
+  scale(name: string, request: ScaleRequest & { reset?: boolean }): AppDetail {
+    const serving = this.serving(name);
+    const checks: [keyof ScaleSettings, keyof typeof optionValueSchemas][] = [
+      ['minConcurrency', 'min_concurrency'], ['maxConcurrency', 'max_concurrency'], ['keepAlive', 'keep_alive'],
+      ['concurrencyBuffer', 'concurrency_buffer'], ['maxMultiplexing', 'max_multiplexing'],
+    ];
+    const changes: Partial<ScaleSettings> = {};
+    for (const [field, key] of checks) {
+      const value = request[field];
+      if (value === undefined || (field === 'maxConcurrency' && value === null)) {
+        if (value === null) changes.maxConcurrency = null;
+        continue;
+      }
+      const parsed = optionValueSchemas[key].safeParse(value);
+      if (!parsed.success) throw new HttpError(422, `${key} ${parsed.error.issues[0]?.message ?? 'is not valid'}.`);
+      (changes as Record<string, unknown>)[field] = parsed.data;
+    }
+    const overrides = request.reset ? changes : { ...serving.record.scaleOverrides, ...changes };
+    const scale = scaleOf(serving.live.revision.config, overrides);
+    if (scale.maxConcurrency !== null && scale.minConcurrency > scale.maxConcurrency) {
+      throw new HttpError(422, `min_concurrency (${scale.minConcurrency}) would exceed max_concurrency (${scale.maxConcurrency}).`);
+    }
+    serving.record = { ...serving.record, scaleOverrides: overrides, updatedAt: new Date().toISOString() };
+    this.deps.store.saveApp(serving.record);
+    serving.live.setScale(scale);
+    return this.detail(name);
+  }
+
+  async delete(name: string): Promise<void> {
+    const serving = this.serving(name);
+    this.apps.delete(name);
+    await Promise.all([serving.live.stopAll(5_000), ...[...serving.draining].map((pool) => pool.stopAll(5_000))]);
+    this.deps.store.deleteApp(name);
+    this.deps.logs.append({ app: name, revision: serving.record.revision, runner: null, stream: 'system', text: `App ${name} deleted.` });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.apps.values()].flatMap((serving) => [serving.live, ...serving.draining]).map((pool) => pool.stopAll(5_000)));
+  }
+
+  private state(serving: ServingApp): AppState {
+    if (this.deploying.has(serving.record.name)) return 'deploying';
+    return serving.live.lastStartError && !serving.live.runnerInfo().some((runner) => runner.state === 'idle' || runner.state === 'busy') ? 'failing' : 'live';
+  }
+
+  private cost(serving: ServingApp): number {
+    return serving.record.costUsd + serving.live.liveCost() + [...serving.draining].reduce((sum, pool) => sum + pool.liveCost(), 0);
+  }
+
+  summary(name: string): AppSummary {
+    const serving = this.serving(name);
+    const { revision } = serving.live;
+    return {
+      name,
+      state: this.state(serving),
+      revision: revision.revision,
+      className: revision.className,
+      machineType: revision.config.machineTypes[0]!,
+      runners: serving.live.runners.size + [...serving.draining].reduce((sum, pool) => sum + pool.runners.size, 0),
+      url: `${this.deps.publicUrl()}/${name}`,
+      updatedAt: serving.record.updatedAt,
+      costUsd: this.cost(serving),
+    };
+  }
+
+  list(): AppSummary[] {
+    return [...this.apps.keys()].sort().map((name) => this.summary(name));
+  }
+
+  detail(name: string): AppDetail {
+    const serving = this.serving(name);
+    const { revision } = serving.live;
+    const endpoints: EndpointInfo[] = revision.endpoints.map((endpoint) => ({
+      path: endpoint.path,
+      url: `${this.deps.publicUrl()}/${name}${endpoint.path === '/' ? '' : endpoint.path}`,
+      functionName: endpoint.functionName,
+      isHealth: revision.config.endpoints.find((candidate) => candidate.path === endpoint.path)?.isHealth ?? false,
+      isAsync: endpoint.isAsync,
+      inputSchema: endpoint.inputSchema,
+    }));
+    return {
+      ...this.summary(name),
+      entry: revision.entry,
+      python: revision.python,
+      config: revision.config,
+      scale: serving.live.scale,
+      scaleOverrides: serving.record.scaleOverrides,
+      endpoints,
+      runnerDetails: [serving.live, ...serving.draining].flatMap((pool) => pool.runnerInfo()),
+      queued: serving.live.queued,
+      inFlight: serving.live.inFlightCount,
+      warnings: [...serving.warnings, ...(serving.live.lastStartError ? [serving.live.lastStartError] : [])],
+    };
+  }
+
+  /** Which apps use each volume, for the volumes listing. */
+  volumeUsers(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const [name, serving] of this.apps) {
+      for (const volume of serving.live.revision.config.volumes) users.set(volume.volume, [...(users.get(volume.volume) ?? []), name]);
+    }
+    return users;
+  }
+
+  pools(): RevisionPool[] {
+    return [...this.apps.values()].flatMap((serving) => [serving.live, ...serving.draining]);
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * A deploy makes a new revision and switches traffic to it only once it is proven:
+ *
+ *   validate         the upload, the interpreter, and the configuration as written (static)
+ *   environment      the Python environment for its requirements (cached by their hash)
+ *   inspect          import the app in a worker: the authoritative configuration and schemas
+ *   starting-runner  a runner of the new revision
+ *   setup            that runner's setup() finishes
+ *   health           its health endpoint answers, when it has one
+ *   live             traffic moves to the new revision; the old one drains
+ *
+ * Any failure reports the message (with the user's file and line where there is one) and
+ * leaves the previous revision serving.
+ */
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  APP_NAME_PATTERN, type AppInput, type Problem, RESERVED_APP_NAMES, UNCHECKED, validateApp, VolumeRef,
+} from '../appconfig';
+import { checkTree, type CheckedApp, createPythonParser, findOption, rangeOfTarget } from '../pyparse';
+import type { DeployError, DeployEvent, DeployRequest, DeployStep } from '../shared/api';
+import { type AppManager, HttpError, scaleOf } from './apps';
+import { type EnvironmentStore, probePython } from './environments';
+import { InspectError, type RunnerLauncher } from './launch';
+import type { LogStore } from './logs';
+import type { InvokeOutcome, RevisionPool } from './pool';
+import { type Runner, RunnerStartError } from './runner';
+import type { RevisionRecord, StateStore } from './store';
+import type { InspectedApp, SourceError } from './workerProtocol';
+
+/** Uploads larger than this are not app source. */
+const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
+/** How long setup may take when the app sets no startup_timeout. */
+const DEFAULT_SETUP_TIMEOUT_S = 1800;
+const HEALTH_TIMEOUT_MS = 30_000;
+
+export class DeployFailure extends Error {
+  constructor(readonly step: DeployStep, readonly error: DeployError) {
+    super(error.message);
+  }
+}
+
+export interface DeployerDeps {
+  apps: AppManager;
+  store: StateStore;
+  environments: EnvironmentStore;
+  launcher: RunnerLauncher;
+  logs: LogStore;
+  stagingDir: string;
+  defaultPython: string;
+}
+
+function fromSource(step: DeployStep, message: string, source: SourceError | null, sourceDir: string): DeployFailure {
+  const file = source?.file ? path.relative(sourceDir, source.file) : undefined;
+  const inUpload = file !== undefined && !file.startsWith('..');
+  return new DeployFailure(step, {
+    message,
+    ...(inUpload ? { file } : {}),
+    ...(inUpload && source?.line ? { line: source.line } : {}),
+  });
+}
+
+/** Inspect's JSON back into validation's input: `{"$volume": n}` is fal.Volume(n). */
+function decodeOption(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(decodeOption);
+  if (value && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    if ('$volume' in object && Object.keys(object).length === 1) return new VolumeRef(object.$volume);
+    if ('$repr' in object && Object.keys(object).length === 1) return String(object.$repr);
+    return Object.fromEntries(Object.entries(object).map(([key, item]) => [key, decodeOption(item)]));
+  }
+  return value;
+}
+
+export function inspectedInput(app: InspectedApp): AppInput {
+  return {
+    className: app.className,
+    options: app.options.map((option) => ({ key: option.key, value: decodeOption(option.value), source: option.source })),
+    endpoints: app.endpoints.map((endpoint) => ({
+      path: endpoint.path, functionName: endpoint.functionName, parameters: endpoint.parameters, isAsync: endpoint.isAsync,
+    })),
+    methods: app.methods,
+  };
+}
+
+function safeRelative(file: string): boolean {
+  return file !== '' && !path.isAbsolute(file) && !file.split(/[\\/]/).some((part) => part === '..' || part === '');
+}
+
+export class Deployer {
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(private readonly deps: DeployerDeps) {}
+
+  cancel(deployId: string): boolean {
+    const controller = this.running.get(deployId);
+    controller?.abort();
+    return controller !== undefined;
+  }
+
+  async deploy(request: DeployRequest, emit: (event: DeployEvent) => void): Promise<void> {
+    const deployId = randomUUID();
+    const controller = new AbortController();
+    this.running.set(deployId, controller);
+    const staging = path.join(this.deps.stagingDir, deployId);
+    let appName: string | null = null;
+    let step: DeployStep = 'validate';
+    const enter = (next: DeployStep, message: string) => {
+      step = next;
+      emit({ type: 'step', step, message });
+      if (controller.signal.aborted) throw new DeployFailure(step, { message: 'The deploy was cancelled; the previous revision keeps serving.' });
+    };
+    try {
+      emit({ type: 'started', deployId, app: request.name ?? null });
+      enter('validate', 'checking the upload and the configuration');
+      const sourceDir = path.join(staging, 'src');
+      this.stage(request, sourceDir);
+      const python = await probePython(request.python ?? this.deps.defaultPython).catch((error: Error) => {
+        throw new DeployFailure('validate', { message: error.message });
+      });
+      const statically = await this.readStatically(request);
+      appName = request.name ?? statically.validation.settings.name;
+      this.checkName(appName, request.name !== undefined);
+      this.deps.apps.beginDeploy(appName);
+      emit({ type: 'step', step, message: `app ${appName}, class ${statically.app.className}, Python ${python.version}` });
+
+      enter('environment', statically.validation.settings.requirements.length
+        ? `installing ${statically.validation.settings.requirements.length} requirement(s)` : 'no requirements: using the interpreter as it is');
+      const environment = await this.deps.environments.prepare(python, statically.validation.settings.requirements,
+        (text) => emit({ type: 'log', step: 'environment', text }), controller.signal)
+        .catch((error: Error) => { throw new DeployFailure('environment', { message: error.message }); });
+      if (environment.envDir) emit({ type: 'log', step, text: environment.cached ? `reusing environment ${path.basename(environment.envDir)}` : `built environment ${path.basename(environment.envDir)}` });
+
+      enter('inspect', 'importing the app');
+      const inspected = await this.deps.launcher.inspect(environment.python, sourceDir, request.entry, environment.envDir,
+        (text) => emit({ type: 'log', step: 'inspect', text }), controller.signal)
+        .catch((error: Error) => {
+          throw error instanceof InspectError ? fromSource('inspect', error.message, error.source, sourceDir) : error;
+        });
+      const app = inspected.find((candidate) => candidate.className === statically.app.className);
+      if (!app) throw new DeployFailure('inspect', { message: `Importing ${request.entry} defined no fal.App class named ${statically.app.className}.` });
+      const validation = validateApp(inspectedInput(app));
+      this.failOnProblems('inspect', validation.problems, statically, request.entry);
+      const config = { ...validation.config!, name: appName };
+      const { warnings } = this.deps.launcher.prepareMounts(config);
+      warnings.forEach((message) => emit({ type: 'warning', message }));
+
+      const existing = this.deps.store.loadApp(appName);
+      const revisionNumber = this.deps.store.reserveRevision(appName);
+      const revision: RevisionRecord = {
+        app: appName,
+        revision: revisionNumber,
+        className: app.className,
+        entry: request.entry,
+        python: environment.python,
+        pythonVersion: python.version,
+        envDir: environment.envDir,
+        config,
+        endpoints: app.endpoints,
+        createdAt: new Date().toISOString(),
+      };
+      cpSync(sourceDir, this.deps.store.sourceDir(appName, revisionNumber), { recursive: true });
+      this.deps.store.saveRevision(revision);
+      const overrides = request.resetScale ? {} : existing?.scaleOverrides ?? {};
+      const pool = this.deps.apps.createPool(revision, scaleOf(config, overrides));
+      try {
+        enter('starting-runner', `starting a runner of revision ${revisionNumber}`);
+        const runner = (() => {
+          try {
+            return pool.startOne();
+          } catch (error) {
+            throw new DeployFailure('starting-runner', { message: (error as Error).message });
+          }
+        })();
+        if (runner.options.cpuFallback) emit({ type: 'warning', message: `No GPU for ${config.machineTypes.join(' or ')} on this host: the app runs on CPU.` });
+        const unfollow = this.deps.logs.follow(appName, { runner: runner.id }, (record) => {
+          if (record.stream !== 'system') emit({ type: 'log', step, text: record.text });
+        });
+        try {
+          enter('setup', `runner ${runner.id} (pid ${runner.pid}) is running setup()`);
+          await this.awaitReady(runner, config.startupTimeout ?? DEFAULT_SETUP_TIMEOUT_S, controller.signal, this.deps.store.sourceDir(appName, revisionNumber));
+          const health = config.endpoints.find((endpoint) => endpoint.isHealth);
+          if (health) {
+            enter('health', `calling ${health.path}`);
+            await this.checkHealth(appName, health.path, pool);
+          }
+        } finally {
+          unfollow();
+        }
+        enter('live', `revision ${revisionNumber} is serving`);
+        const now = new Date().toISOString();
+        const record = {
+          name: appName,
+          revision: revisionNumber,
+          lastRevision: revisionNumber,
+          createdAt: existing?.createdAt ?? now,
+          updatedAt: now,
+          scaleOverrides: overrides,
+          costUsd: existing?.costUsd ?? 0,
+        };
+        this.deps.store.saveApp(record);
+        this.deps.apps.serve(record, pool, warnings);
+        this.deps.logs.append({ app: appName, revision: revisionNumber, runner: null, stream: 'system', text: `Revision ${revisionNumber} of ${appName} is live.` });
+      } catch (error) {
+        await pool.stopAll(0);
+        this.deps.store.discardRevision(appName, revisionNumber);
+        throw error;
+      }
+      this.deps.apps.endDeploy(appName);
+      emit({ type: 'done', app: this.deps.apps.detail(appName) });
+    } catch (error) {
+      const failure = error instanceof DeployFailure ? error
+        : error instanceof HttpError ? new DeployFailure(step, { message: String(error.detail) })
+          : new DeployFailure(step, { message: (error as Error).message });
+      if (appName) {
+        this.deps.logs.append({ app: appName, revision: 0, runner: null, stream: 'system', level: 'error',
+          text: `Deploy failed at ${failure.step}: ${failure.error.message}${failure.error.file ? ` (${failure.error.file}:${failure.error.line ?? '?'})` : ''}` });
+      }
+      emit({ type: 'failed', step: failure.step, error: failure.error });
+    } finally {
+      this.running.delete(deployId);
+      if (appName) this.deps.apps.endDeploy(appName);
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  private stage(request: DeployRequest, sourceDir: string): void {
+    const files = Object.entries(request.files ?? {});
+    if (!request.entry || !(request.entry in (request.files ?? {}))) {
+      throw new DeployFailure('validate', { message: `The upload has no entry file "${request.entry}": send the app's source in files.` });
+    }
+    const bad = files.find(([file]) => !safeRelative(file));
+    if (bad) throw new DeployFailure('validate', { message: `"${bad[0]}" is not a relative path inside the app's folder.` });
+    const size = files.reduce((sum, [, text]) => sum + Buffer.byteLength(text), 0);
+    if (size > MAX_UPLOAD_BYTES) throw new DeployFailure('validate', { message: `The upload is ${Math.round(size / 1e6)} MB; app source is limited to ${MAX_UPLOAD_BYTES / 1e6} MB. Keep model weights in a volume.` });
+    for (const [file, text] of files) {
+      const target = path.join(sourceDir, file);
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, text);
+    }
+  }
+
+  /** The configuration as written: found before anything is installed or imported. */
+  private async readStatically(request: DeployRequest): Promise<CheckedApp> {
+    const parser = await createPythonParser();
+    const tree = parser.parse(request.files[request.entry]!)!;
+    try {
+      const checked = checkTree(tree);
+      const apps = checked.apps.filter((candidate) => !request.className || candidate.app.className === request.className);
+      if (apps.length === 0) {
+        throw new DeployFailure('validate', {
+          message: request.className
+            ? `${request.entry} has no fal.App class named ${request.className}${checked.apps.length ? ` (it has ${checked.apps.map((a) => a.app.className).join(', ')})` : ''}.`
+            : `${request.entry} defines no class that subclasses fal.App.`,
+          file: request.entry,
+        });
+      }
+      if (apps.length > 1) {
+        throw new DeployFailure('validate', {
+          message: `${request.entry} defines several apps (${apps.map((a) => a.app.className).join(', ')}); choose one with --class or FILE::Class.`,
+          file: request.entry,
+        });
+      }
+      const chosen = apps[0]!;
+      this.failOnProblems('validate', chosen.validation.problems, chosen, request.entry);
+      const requirements = findOption(chosen.app, 'requirements', 'attribute');
+      if (requirements && requirements.value.value === UNCHECKED) {
+        throw new DeployFailure('validate', {
+          message: 'requirements must be a literal list of strings, so the runtime can install them before importing the app.',
+          file: request.entry, line: requirements.keyRange.start.line + 1,
+        });
+      }
+      return chosen;
+    } finally {
+      tree.delete();
+      parser.delete();
+    }
+  }
+
+  private failOnProblems(step: DeployStep, problems: Problem[], located: CheckedApp, entry: string): void {
+    const errors = problems.filter((problem) => problem.severity === 'error');
+    if (errors.length === 0) return;
+    const lineOf = (problem: Problem) => rangeOfTarget(located.app, problem.target).start.line + 1;
+    const first = errors[0]!;
+    throw new DeployFailure(step, {
+      message: errors.length === 1 ? first.message : `${first.message} (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})`,
+      code: first.code,
+      file: entry,
+      line: lineOf(first),
+      problems: problems.map((problem) => ({ code: problem.code, severity: problem.severity, message: problem.message, line: lineOf(problem) })),
+    });
+  }
+
+  private checkName(name: string, explicit: boolean): void {
+    if (!explicit) return;
+    if (!APP_NAME_PATTERN.test(name)) {
+      throw new DeployFailure('validate', { message: `App name "${name}" cannot be used in URLs: use lower-case letters, digits and "-", 1 to 63 characters.` });
+    }
+    if (RESERVED_APP_NAMES.includes(name)) throw new DeployFailure('validate', { message: `App name "${name}" is reserved by the runtime's API; choose another.` });
+  }
+
+  private async awaitReady(runner: Runner, timeoutS: number, signal: AbortSignal, sourceDir: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => runner.kill();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([
+        runner.ready,
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => {
+            runner.kill();
+            reject(new DeployFailure('setup', { message: `setup() did not finish within ${timeoutS} s (startup_timeout). Make setup faster or raise startup_timeout.` }));
+          }, timeoutS * 1000);
+        }),
+      ]);
+    } catch (error) {
+      if (signal.aborted) throw new DeployFailure('setup', { message: 'The deploy was cancelled; the previous revision keeps serving.' });
+      if (error instanceof RunnerStartError) {
+        const where = error.phase === 'setup' ? 'setup() failed' : error.phase === 'exit' ? 'The runner stopped during setup' : 'The runner could not start';
+        throw fromSource('setup', `${where}: ${error.source ? `${error.source.type}: ${error.source.message}` : error.message}`, error.source, sourceDir);
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async checkHealth(app: string, path: string, pool: RevisionPool): Promise<void> {
+    const outcome = await new Promise<InvokeOutcome>((resolve) => {
+      const timer = setTimeout(() => resolve({
+        result: { type: 'result', id: 'health', ok: false, status: 504, detail: `no answer within ${HEALTH_TIMEOUT_MS / 1000} s`, executionMs: HEALTH_TIMEOUT_MS },
+        runner: null, queueMs: 0, coldStartMs: null,
+      }), HEALTH_TIMEOUT_MS);
+      pool.submit({ id: `health-${randomUUID()}`, path, input: {}, enqueuedAt: Date.now(), settle: (result) => { clearTimeout(timer); resolve(result); } });
+    });
+    if (!outcome.result.ok) {
+      const detail = typeof outcome.result.detail === 'string' ? outcome.result.detail : JSON.stringify(outcome.result.detail);
+      throw new DeployFailure('health', { message: `The health check ${path} of ${app} answered ${outcome.result.status}: ${detail}` });
+    }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The Kiln runtime service: `node dist/runtime.js [options]`. One per data directory; a second
+ * start against a live one prints that one's URL and leaves it be.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { HealthResponse, RuntimeInfo } from '../shared/api';
+import { defaultDataDir, runtimeInfoPath } from '../shared/dataDir';
+import { AppManager } from './apps';
+import { Deployer } from './deploy';
+import { EnvironmentStore, probePython, type PythonInfo } from './environments';
+import { writeJsonAtomic } from './files';
+import { detectGpus, GpuAllocator } from './gpu';
+import { RunnerLauncher } from './launch';
+import { LogStore } from './logs';
+import { Metrics } from './metrics';
+import { QueueManager } from './queue';
+import { LocalProcessBackend } from './runner';
+import { bubblewrapUsable } from './sandbox';
+import { SecretStore } from './secrets';
+import { buildServer } from './server';
+import { StateStore } from './store';
+import { VolumeStore } from './volumes';
+
+declare const KILN_VERSION: string;
+
+const USAGE = `Usage: node runtime.js [options]
+  --data-dir DIR           where apps, logs, secrets and volumes live (default: $KILN_HOME or the platform data dir)
+  --host HOST              address to listen on (default 127.0.0.1)
+  --port PORT              port to listen on; 0 takes any free port (default 8411)
+  --python PATH            default interpreter for apps (default: $KILN_PYTHON or python3)
+  --gpu-fallback cpu|fail  what a GPU app does on a host without its GPU (default cpu)
+  --max-cpu-runners N      runners one app may have when only the CPU limits it (default: CPU cores, at least 2)
+  --no-sandbox             run workers without bubblewrap even where it is available`;
+
+function fail(message: string): never {
+  process.stderr.write(`kiln runtime: ${message}\n`);
+  process.exit(2);
+}
+
+function readOptions() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        'data-dir': { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '8411' },
+        python: { type: 'string' },
+        'gpu-fallback': { type: 'string', default: 'cpu' },
+        'max-cpu-runners': { type: 'string' },
+        'no-sandbox': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const port = Number(parsed.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port ${parsed.port} is not a port number`);
+  const fallback = parsed['gpu-fallback'];
+  if (fallback !== 'cpu' && fallback !== 'fail') fail(`--gpu-fallback must be cpu or fail, not ${fallback}`);
+  const maxCpuRunners = parsed['max-cpu-runners'] === undefined ? Math.max(2, os.cpus().length) : Number(parsed['max-cpu-runners']);
+  if (!Number.isInteger(maxCpuRunners) || maxCpuRunners < 1) fail('--max-cpu-runners must be a whole number, 1 or more');
+  return {
+    dataDir: path.resolve(parsed['data-dir'] ?? defaultDataDir()),
+    host: parsed.host!,
+    port,
+    python: parsed.python ?? process.env.KILN_PYTHON ?? 'python3',
+    gpuFallback: fallback as 'cpu' | 'fail',
+    maxCpuRunners,
+    sandbox: !parsed['no-sandbox'],
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The runtime already serving this data directory, if one is alive and answering. */
+async function liveRuntime(dataDir: string): Promise<RuntimeInfo | undefined> {
+  const file = runtimeInfoPath(dataDir);
+  if (!existsSync(file)) return undefined;
+  let info: RuntimeInfo;
+  try {
+    info = JSON.parse(readFileSync(file, 'utf8')) as RuntimeInfo;
+  } catch {
+    return undefined;
+  }
+  if (!processAlive(info.pid)) return undefined;
+  try {
+    const response = await fetch(`${info.url}/v1/health`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(3000) });
+    return response.ok ? info : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const running = await liveRuntime(options.dataDir);
+  if (running) {
+    process.stdout.write(`A Kiln runtime is already running for ${options.dataDir}: ${running.url} (pid ${running.pid}).\n`);
+    return;
+  }
+
+  const harnessDir = path.join(__dirname, 'python');
+  if (!existsSync(path.join(harnessDir, 'kiln_worker.py'))) fail(`the worker harness is missing from ${harnessDir}; rebuild with npm run build`);
+  const [gpus, sandbox, python] = await Promise.all([
+    detectGpus(),
+    options.sandbox ? bubblewrapUsable() : Promise.resolve(false),
+    probePython(options.python).then((info): PythonInfo | null => info, (error: Error) => {
+      process.stderr.write(`kiln runtime: warning: ${error.message}\n`);
+      return null;
+    }),
+  ]);
+
+  const token = randomBytes(32).toString('base64url');
+  const startedAt = new Date().toISOString();
+  let url = '';
+  const publicUrl = () => url;
+  const logs = new LogStore(path.join(options.dataDir, 'logs'));
+  const secrets = new SecretStore(path.join(options.dataDir, 'secrets.json'), path.join(options.dataDir, 'secrets.key'));
+  logs.setSecretValues(secrets.allValues());
+  const volumes = new VolumeStore(path.join(options.dataDir, 'volumes'));
+  const store = new StateStore(options.dataDir);
+  const filesDir = path.join(options.dataDir, 'files');
+  const gpuAllocator = new GpuAllocator(gpus, options.gpuFallback);
+  const launcher = new RunnerLauncher({
+    backend: new LocalProcessBackend(), sandbox, dataDir: options.dataDir, harnessDir, filesDir, secrets, volumes, logs, publicUrl,
+  });
+  let apps!: AppManager;
+  const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })));
+  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, cpuRunnerLimit: options.maxCpuRunners, publicUrl });
+  const deployer = new Deployer({
+    apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs,
+    stagingDir: path.join(options.dataDir, 'staging'), defaultPython: options.python,
+  });
+  const queue = new QueueManager(path.join(options.dataDir, 'queue'), apps, logs, publicUrl);
+  rmSync(path.join(options.dataDir, 'staging'), { recursive: true, force: true });
+
+  const health = (): HealthResponse => ({
+    version: KILN_VERSION, pid: process.pid, url, dataDir: options.dataDir, startedAt, gpus, gpuFallback: options.gpuFallback,
+    python: { path: python?.executable ?? options.python, version: python?.version ?? null }, sandbox,
+  });
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('Stopping: runners finish their requests and run teardown.\n');
+    await apps.stopAll();
+    await server.close();
+    logs.close();
+    const info = runtimeInfoPath(options.dataDir);
+    try {
+      if ((JSON.parse(readFileSync(info, 'utf8')) as RuntimeInfo).pid === process.pid) rmSync(info, { force: true });
+    } catch {
+      // Another runtime's file, or none: leave it.
+    }
+    process.exit(0);
+  };
+  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, health, shutdown: () => void shutdown() });
+
+  try {
+    await server.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    fail(code === 'EADDRINUSE' ? `port ${options.port} is in use: pass --port with a free port, or --port 0 for any` : (error as Error).message);
+  }
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  apps.restore();
+  queue.restore();
+  const info: RuntimeInfo = { url, token, pid: process.pid, dataDir: options.dataDir, version: KILN_VERSION, startedAt };
+  writeJsonAtomic(runtimeInfoPath(options.dataDir), info, 0o600);
+
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+  const gpuText = gpus.length ? gpus.map((gpu) => `${gpu.index}: ${gpu.name} (${Math.round(gpu.memoryMiB / 1024)} GiB)`).join(', ')
+    : `none (GPU apps run on ${options.gpuFallback === 'cpu' ? 'CPU, with a warning' : 'nothing: their deploys fail'})`;
+  process.stdout.write([
+    `Kiln runtime ${KILN_VERSION} listening on ${url}`,
+    `  data      ${options.dataDir}`,
+    `  GPUs      ${gpuText}`,
+    `  python    ${python ? `${python.executable} (${python.version})` : `${options.python} (not usable: apps must name an interpreter)`}`,
+    `  sandbox   ${sandbox ? 'bubblewrap' : 'none (volumes are linked at their mount paths)'}`,
+    `  apps      ${apps.list().length} restored`,
+    '',
+  ].join('\n'));
+}
+
+main().catch((error: unknown) => fail((error as Error).stack ?? String(error)));

@@ -1,0 +1,358 @@
+/**
+ * The runners of one revision of one app, and the requests waiting for them. The pool keeps
+ *
+ *   desired = clamp(ceil((in_flight + queued) / max_multiplexing) + concurrency_buffer,
+ *                   min_concurrency, max_concurrency)
+ *
+ * runners, queues requests beyond what they can take, retires runners idle for keep_alive,
+ * replaces crashed ones (with backoff when they fail to start), and meters what they cost.
+ */
+import { randomBytes } from 'node:crypto';
+import { findMachineType, runnerRate } from '../appconfig';
+import type { RunnerInfo, ScaleSettings } from '../shared/api';
+import type { GpuAllocator, Placement } from './gpu';
+import type { LogStore } from './logs';
+import { type Runner, RunnerStartError } from './runner';
+import type { RevisionRecord } from './store';
+import type { InvokeResult } from './workerProtocol';
+
+export interface InvokeOutcome {
+  result: InvokeResult;
+  runner: string | null;
+  queueMs: number;
+  /** Set when the request waited for a runner to start: that runner's cold start. */
+  coldStartMs: number | null;
+  /** fal's X-Fal-Error-Type for failures of the platform rather than the app. */
+  errorType?: 'request_timeout' | 'startup_timeout' | 'runner_scheduling_failure' | 'runner_disconnected';
+}
+
+export interface PendingRequest {
+  id: string;
+  path: string;
+  input: Record<string, unknown>;
+  enqueuedAt: number;
+  settle(outcome: InvokeOutcome): void;
+  /** Called when a runner takes the request (the queue API reports IN_PROGRESS). */
+  onStart?(runner: string): void;
+}
+
+export interface PoolDeps {
+  logs: LogStore;
+  gpus: GpuAllocator;
+  /** Starts a worker for this revision on the given placement. */
+  startRunner(id: string, placement: Extract<Placement, { kind: 'placed' }>): Runner;
+  /** Runners one app may have when only the CPU limits it. */
+  cpuRunnerLimit: number;
+  /** Adds the cost of a runner that stopped to the app's total. */
+  meter(usd: number): void;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+/** How often idle runners are checked against keep_alive. */
+const SWEEP_MS = 500;
+/** Failed starts in a row after which queued requests are failed instead of held. */
+const START_FAILURES_BEFORE_REJECTING = 1;
+
+interface InFlight {
+  request: PendingRequest;
+  runner: Runner;
+  timer?: NodeJS.Timeout;
+}
+
+export class RevisionPool {
+  readonly runners = new Map<string, Runner>();
+  private readonly queue: PendingRequest[] = [];
+  private readonly inFlight = new Map<string, InFlight>();
+  private consecutiveFailures = 0;
+  private retryAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly sweeper: NodeJS.Timeout;
+  private accepting = true;
+  /** False while a deploy warms the revision up: its runners must not retire before it serves. */
+  private active = false;
+  /** The last reason runners could not start, shown on the app. */
+  lastStartError: string | null = null;
+
+  constructor(readonly revision: RevisionRecord, public scale: ScaleSettings, private readonly deps: PoolDeps) {
+    this.sweeper = setInterval(() => this.reconcile(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  get app(): string {
+    return this.revision.app;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  private live(): Runner[] {
+    return [...this.runners.values()].filter((runner) => !runner.exited && !runner.stopping);
+  }
+
+  /** The most runners this app may have: max_concurrency, else what the host holds. */
+  private ceiling(): number {
+    const { config } = this.revision;
+    const hostLimit = this.deps.gpus.capacity(config.machineTypes, config.numGpus) ?? this.deps.cpuRunnerLimit;
+    return Math.min(this.scale.maxConcurrency ?? hostLimit, hostLimit);
+  }
+
+  desiredRunners(): number {
+    const load = this.inFlight.size + this.queue.length;
+    const wanted = Math.ceil(load / this.scale.maxMultiplexing) + this.scale.concurrencyBuffer;
+    return Math.min(Math.max(wanted, this.scale.minConcurrency), this.ceiling());
+  }
+
+  submit(request: PendingRequest): void {
+    this.queue.push(request);
+    this.reconcile();
+  }
+
+  /** Cancels a queued or running request; false when it is unknown (already finished). */
+  cancel(id: string): boolean {
+    const index = this.queue.findIndex((request) => request.id === id);
+    if (index >= 0) {
+      const [request] = this.queue.splice(index, 1);
+      request!.settle({ result: cancelledResult(id), runner: null, queueMs: Date.now() - request!.enqueuedAt, coldStartMs: null });
+      return true;
+    }
+    const running = this.inFlight.get(id);
+    if (!running) return false;
+    running.runner.cancel(id);
+    return true;
+  }
+
+  /** Starts one runner now: the deploy waits on it before the revision serves. */
+  startOne(): Runner {
+    const placement = this.deps.gpus.place(this.revision.config.machineTypes, this.revision.config.numGpus);
+    if (placement.kind === 'impossible') throw new RunnerStartError(placement.message, 'placement', null);
+    if (placement.kind === 'busy') {
+      throw new RunnerStartError(`Every GPU that fits ${this.revision.config.machineTypes.join(' or ')} is in use by other runners; stop an app or wait.`, 'placement', null);
+    }
+    return this.launch(placement);
+  }
+
+  /** Called when the revision starts serving: from now on idle runners retire after keep_alive. */
+  activate(): void {
+    this.active = true;
+    this.reconcile();
+  }
+
+  private launch(placement: Extract<Placement, { kind: 'placed' }>): Runner {
+    const id = `${this.app}-r${this.revision.revision}-${randomBytes(3).toString('hex')}`;
+    let runner: Runner;
+    try {
+      runner = this.deps.startRunner(id, placement);
+    } catch (error) {
+      this.deps.gpus.release(placement.gpus);
+      throw error;
+    }
+    this.runners.set(id, runner);
+    this.system(`Starting runner ${id} on ${placement.machineType.name}${placement.gpus.length ? ` (GPU ${placement.gpus.join(', ')})` : placement.cpuFallback ? ' (on CPU: no matching GPU on this host)' : ''}.`, id);
+    this.watch(runner, placement);
+    return runner;
+  }
+
+  private system(text: string, runner: string | null = null, level: 'info' | 'warning' | 'error' = 'info'): void {
+    this.deps.logs.append({ app: this.app, revision: this.revision.revision, runner, stream: 'system', level, text });
+  }
+
+  /** Follows a runner to readiness and to its exit. */
+  private watch(runner: Runner, placement: Extract<Placement, { kind: 'placed' }>): void {
+    const startupTimeout = this.revision.config.startupTimeout;
+    const timer = startupTimeout !== null && !runner.isReady
+      ? setTimeout(() => {
+        if (runner.isReady) return;
+        this.system(`Runner ${runner.id} did not finish setup within startup_timeout (${startupTimeout} s); stopping it.`, runner.id, 'error');
+        runner.kill();
+      }, startupTimeout * 1000)
+      : undefined;
+    runner.ready.then(() => {
+      clearTimeout(timer);
+      this.consecutiveFailures = 0;
+      this.lastStartError = null;
+      this.reconcile();
+    }, (error: Error) => {
+      clearTimeout(timer);
+      if (runner.stopping) return;
+      this.consecutiveFailures++;
+      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutiveFailures - 1));
+      this.retryAt = Date.now() + delay;
+      this.lastStartError = error.message;
+      this.system(`Runner ${runner.id} failed to start: ${error.message} Retrying in ${Math.round(delay / 1000)} s.`, runner.id, 'error');
+      if (this.consecutiveFailures >= START_FAILURES_BEFORE_REJECTING && !this.live().some((other) => other.isReady)) {
+        this.rejectQueued(`The app's runners fail to start: ${error.message} See its logs (kiln logs ${this.app}).`, 'runner_scheduling_failure');
+      }
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.reconcile(), delay);
+      this.retryTimer.unref();
+    });
+    void runner.exit.then(({ code, signal }) => {
+      clearTimeout(timer);
+      this.deps.gpus.release(placement.gpus);
+      const seconds = (Date.now() - runner.startedAt) / 1000;
+      const type = findMachineType(runner.options.machineType);
+      if (type) this.deps.meter(runnerRate(type, this.revision.config.numGpus).perSecond * seconds);
+      this.runners.delete(runner.id);
+      if (!runner.stopping && runner.readyAt !== null) {
+        this.system(`Runner ${runner.id} ${signal ? `was killed (${signal})` : `exited with code ${code}`}; a new runner replaces it when needed.`, runner.id, 'error');
+      }
+      this.reconcile();
+    });
+  }
+
+  private rejectQueued(detail: string, errorType: InvokeOutcome['errorType']): void {
+    const now = Date.now();
+    for (const request of this.queue.splice(0)) {
+      request.settle({
+        result: { type: 'result', id: request.id, ok: false, status: 503, detail, executionMs: 0 },
+        runner: null, queueMs: now - request.enqueuedAt, coldStartMs: null, errorType,
+      });
+    }
+  }
+
+  /** Brings runners to the desired count, hands queued requests to free runners, retires idle ones. */
+  reconcile(): void {
+    if (!this.accepting && this.queue.length === 0 && this.inFlight.size === 0) return;
+    this.dispatch();
+    const live = this.live();
+    const desired = this.desiredRunners();
+    if (this.accepting && live.length < desired && Date.now() >= this.retryAt) {
+      for (let count = live.length; count < desired; count++) {
+        const placement = this.deps.gpus.place(this.revision.config.machineTypes, this.revision.config.numGpus);
+        if (placement.kind === 'busy') break;
+        if (placement.kind === 'impossible') {
+          this.lastStartError = placement.message;
+          this.rejectQueued(placement.message, 'runner_scheduling_failure');
+          break;
+        }
+        try {
+          this.launch(placement);
+        } catch (error) {
+          this.lastStartError = (error as Error).message;
+          this.rejectQueued((error as Error).message, 'runner_scheduling_failure');
+          break;
+        }
+      }
+    }
+    this.retireIdle(desired);
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const runner = this.live()
+        .filter((candidate) => candidate.hasCapacity)
+        .sort((a, b) => a.inFlight - b.inFlight)[0];
+      if (!runner) return;
+      const request = this.queue.shift()!;
+      this.run(request, runner);
+    }
+  }
+
+  private run(request: PendingRequest, runner: Runner): void {
+    const startedAt = Date.now();
+    const queueMs = startedAt - request.enqueuedAt;
+    // A request that waited while its runner was being set up paid that runner's cold start.
+    const coldStartMs = runner.readyAt !== null && runner.readyAt > request.enqueuedAt ? runner.coldStartMs : null;
+    const entry: InFlight = { request, runner };
+    this.inFlight.set(request.id, entry);
+    request.onStart?.(runner.id);
+    const timeout = this.revision.config.requestTimeout;
+    let timedOut = false;
+    if (timeout !== null) {
+      entry.timer = setTimeout(() => {
+        timedOut = true;
+        this.inFlight.delete(request.id);
+        this.system(`Request ${request.id} ran past request_timeout (${timeout} s); replacing runner ${runner.id}.`, runner.id, 'error');
+        request.settle({
+          result: { type: 'result', id: request.id, ok: false, status: 504, detail: `The request ran longer than the app's request_timeout of ${timeout} s.`, executionMs: Date.now() - startedAt },
+          runner: runner.id, queueMs, coldStartMs, errorType: 'request_timeout',
+        });
+        // A handler that ignores its deadline cannot be stopped from outside its process.
+        runner.kill();
+      }, timeout * 1000);
+    }
+    void runner.invoke(request.id, request.path, request.input).then((reply) => {
+      clearTimeout(entry.timer);
+      if (timedOut) return;
+      this.inFlight.delete(request.id);
+      if (reply.type === 'disconnected') {
+        request.settle({
+          result: { type: 'result', id: request.id, ok: false, status: 503, detail: reply.detail, executionMs: Date.now() - startedAt },
+          runner: runner.id, queueMs, coldStartMs, errorType: 'runner_disconnected',
+        });
+      } else {
+        if (!reply.ok && reply.fatal) {
+          this.system(`Runner ${runner.id} hit a GPU fault (${reply.errorType ?? 'error'}); replacing it.`, runner.id, 'error');
+          void runner.stop(0);
+        }
+        request.settle({ result: reply, runner: runner.id, queueMs, coldStartMs });
+      }
+      this.reconcile();
+    });
+  }
+
+  private retireIdle(desired: number): void {
+    if (!this.active) return;
+    const keepAliveMs = this.scale.keepAlive * 1000;
+    const now = Date.now();
+    let live = this.live();
+    const idle = live
+      .filter((runner) => runner.isReady && runner.inFlight === 0 && now - runner.idleSince >= keepAliveMs)
+      .sort((a, b) => a.idleSince - b.idleSince);
+    for (const runner of idle) {
+      if (live.length <= desired) break;
+      this.system(`Stopping runner ${runner.id}: idle for ${Math.round((now - runner.idleSince) / 1000)} s (keep_alive ${this.scale.keepAlive} s).`, runner.id);
+      void runner.stop(5_000);
+      live = live.filter((candidate) => candidate !== runner);
+    }
+  }
+
+  setScale(scale: ScaleSettings): void {
+    this.scale = scale;
+    this.reconcile();
+  }
+
+  /** Stops taking requests and hands back those still queued (a new revision takes them). */
+  stopAccepting(): PendingRequest[] {
+    this.accepting = false;
+    return this.queue.splice(0);
+  }
+
+  /** Waits for in-flight requests, then stops every runner (teardown runs). */
+  async drain(graceMs: number): Promise<void> {
+    this.accepting = false;
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.stopAll(Math.max(0, deadline - Date.now()));
+  }
+
+  async stopAll(graceMs: number): Promise<void> {
+    this.accepting = false;
+    clearInterval(this.sweeper);
+    clearTimeout(this.retryTimer);
+    this.rejectQueued('The app was stopped before this request ran.', 'runner_scheduling_failure');
+    await Promise.all([...this.runners.values()].map((runner) => runner.stop(graceMs)));
+  }
+
+  /** What live runners have cost so far (stopped ones are already in the app's total). */
+  liveCost(): number {
+    const now = Date.now();
+    return [...this.runners.values()].reduce((sum, runner) => {
+      const type = findMachineType(runner.options.machineType);
+      return type ? sum + runnerRate(type, this.revision.config.numGpus).perSecond * (now - runner.startedAt) / 1000 : sum;
+    }, 0);
+  }
+
+  runnerInfo(): RunnerInfo[] {
+    return [...this.runners.values()].map((runner) => runner.info());
+  }
+}
+
+function cancelledResult(id: string): InvokeResult {
+  return { type: 'result', id, ok: false, status: 499, detail: 'Request cancelled', executionMs: 0 };
+}

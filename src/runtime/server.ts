@@ -1,0 +1,320 @@
+/**
+ * The runtime's HTTP surface: management under /v1 (token required), invocation in fal's shapes
+ * (`POST /{app}/{path}`, the queue API, the proxy header `@fal-ai/client` uses), and the files
+ * apps save. Every error answers `{"detail": ...}` without a stack trace.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { MACHINE_TYPES } from '../appconfig';
+import { type DeployEvent, type DeployRequest, type HealthResponse, INVOKE_HEADERS, type LogQuery, type ScaleRequest } from '../shared/api';
+import { type AppManager, HttpError } from './apps';
+import type { Deployer } from './deploy';
+import type { LogStore } from './logs';
+import type { Metrics } from './metrics';
+import type { InvokeOutcome } from './pool';
+import type { QueueManager } from './queue';
+import type { SecretStore } from './secrets';
+import type { VolumeStore } from './volumes';
+
+export interface ServerDeps {
+  token: string;
+  apps: AppManager;
+  deployer: Deployer;
+  queue: QueueManager;
+  logs: LogStore;
+  secrets: SecretStore;
+  volumes: VolumeStore;
+  metrics: Metrics;
+  filesDir: string;
+  health(): HealthResponse;
+  shutdown(): void;
+}
+
+/** Requests and uploads carry inputs (images as base64) and source; beyond this they are refused. */
+const BODY_LIMIT = 64 * 1024 * 1024;
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp',
+  '.svg': 'image/svg+xml', '.json': 'application/json', '.txt': 'text/plain; charset=utf-8', '.wav': 'audio/wav',
+  '.mp3': 'audio/mpeg', '.mp4': 'video/mp4', '.pdf': 'application/pdf', '.csv': 'text/csv; charset=utf-8',
+};
+
+function tokenMatches(header: string | undefined, token: Buffer): boolean {
+  const match = header ? /^(?:Bearer|Key)\s+(.+)$/i.exec(header.trim()) : null;
+  if (!match) return false;
+  const given = Buffer.from(match[1]!);
+  return given.length === token.length && timingSafeEqual(given, token);
+}
+
+/** Starts a server-sent event stream on a raw reply; returns the function that sends one event. */
+function openEventStream(request: FastifyRequest, reply: FastifyReply): (data: unknown) => void {
+  reply.hijack();
+  reply.raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  reply.raw.flushHeaders();
+  request.raw.socket.setNoDelay(true);
+  return (data) => { reply.raw.write(`data: ${JSON.stringify(data)}\n\n`); };
+}
+
+const wantsEvents = (request: FastifyRequest) => (request.headers.accept ?? '').includes('text/event-stream');
+
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const token = Buffer.from(deps.token);
+  const server = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true });
+
+  // An invocation may come with no body at all (an endpoint without inputs).
+  server.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') {
+      done(null, {});
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new HttpError(400, 'The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  server.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/files/')) return;
+    if (!tokenMatches(request.headers.authorization, token)) {
+      reply.code(401).header('www-authenticate', 'Bearer').send({ detail: 'Missing or wrong token. Send "Authorization: Bearer <token>"; `kiln runtime status` says where the token is kept.' });
+      return reply;
+    }
+    return undefined;
+  });
+
+  server.setErrorHandler((error, _request, reply) => {
+    if (error instanceof HttpError) {
+      if (error.errorType) reply.header(INVOKE_HEADERS.errorType, error.errorType);
+      return reply.code(error.status).send({ detail: error.detail });
+    }
+    const { statusCode, message } = error as { statusCode?: number; message?: string };
+    const status = statusCode ?? 500;
+    return reply.code(status).send({ detail: status === 500 ? `Internal error: ${message}` : message });
+  });
+  server.setNotFoundHandler((request, reply) => reply.code(404).send({ detail: `Nothing at ${request.method} ${request.url}.` }));
+
+  registerManagement(server, deps);
+  registerInvocation(server, deps);
+  return server;
+}
+
+function registerManagement(server: FastifyInstance, deps: ServerDeps): void {
+  server.get('/v1/health', async () => deps.health());
+  server.get('/v1/machine-types', async () => ({ machineTypes: MACHINE_TYPES }));
+
+  server.post<{ Body: DeployRequest }>('/v1/deploys', async (request, reply) => {
+    const body = request.body;
+    if (!body || typeof body !== 'object' || typeof body.entry !== 'string' || typeof body.files !== 'object') {
+      throw new HttpError(400, 'A deploy needs a JSON body with "entry" (the app file) and "files" (path -> source).');
+    }
+    if (wantsEvents(request)) {
+      const send = openEventStream(request, reply);
+      await deps.deployer.deploy(body, send);
+      reply.raw.end();
+      return reply;
+    }
+    let last: DeployEvent | undefined;
+    await deps.deployer.deploy(body, (event) => { last = event; });
+    if (last?.type === 'done') return { app: last.app };
+    const failure = last?.type === 'failed' ? last.error : { message: 'The deploy ended without a result.' };
+    return reply.code(/already being deployed/.test(failure.message) ? 409 : 422).send({ detail: failure.message, error: failure });
+  });
+  server.post<{ Params: { id: string } }>('/v1/deploys/:id/cancel', async (request, reply) => {
+    if (!deps.deployer.cancel(request.params.id)) throw new HttpError(404, `No deploy ${request.params.id} is running.`);
+    return reply.code(202).send({ detail: 'Cancelling the deploy; the previous revision keeps serving.' });
+  });
+
+  server.get('/v1/apps', async () => ({ apps: deps.apps.list() }));
+  server.get<{ Params: { name: string } }>('/v1/apps/:name', async (request) => deps.apps.detail(request.params.name));
+  server.delete<{ Params: { name: string } }>('/v1/apps/:name', async (request) => {
+    await deps.apps.delete(request.params.name);
+    deps.queue.forgetApp(request.params.name);
+    return { detail: `Deleted ${request.params.name}.` };
+  });
+  server.post<{ Params: { name: string }; Body: ScaleRequest & { reset?: boolean } }>('/v1/apps/:name/scale', async (request) =>
+    deps.apps.scale(request.params.name, request.body ?? {}));
+  server.get<{ Params: { name: string } }>('/v1/apps/:name/runners', async (request) => ({ runners: deps.apps.detail(request.params.name).runnerDetails }));
+
+  server.get<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>('/v1/apps/:name/logs', async (request, reply) => {
+    const { since, tail, runner, search, follow } = request.query;
+    const query: LogQuery = {
+      ...(since ? { since } : {}),
+      ...(tail ? { tail: Number(tail) } : {}),
+      ...(runner ? { runner } : {}),
+      ...(search ? { search } : {}),
+    };
+    if (query.tail !== undefined && (!Number.isInteger(query.tail) || query.tail < 0)) throw new HttpError(400, 'tail must be a whole number.');
+    let records;
+    try {
+      records = await deps.logs.query(request.params.name, query);
+    } catch (error) {
+      throw new HttpError(400, (error as Error).message);
+    }
+    if (follow !== '1' && follow !== 'true') return { records };
+    const send = openEventStream(request, reply);
+    records.forEach(send);
+    const stop = deps.logs.follow(request.params.name, query, send);
+    const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
+    reply.raw.on('close', () => {
+      stop();
+      clearInterval(keepAlive);
+    });
+    return reply;
+  });
+
+  server.get('/v1/secrets', async () => ({ secrets: deps.secrets.list() }));
+  server.put<{ Params: { name: string }; Body: { value?: unknown } }>('/v1/secrets/:name', async (request) => {
+    const value = request.body?.value;
+    if (typeof value !== 'string') throw new HttpError(400, 'Send the secret as {"value": "..."}.');
+    try {
+      const info = deps.secrets.set(request.params.name, value);
+      deps.logs.setSecretValues(deps.secrets.allValues());
+      return info;
+    } catch (error) {
+      throw new HttpError(422, (error as Error).message);
+    }
+  });
+  server.delete<{ Params: { name: string } }>('/v1/secrets/:name', async (request) => {
+    if (!deps.secrets.unset(request.params.name)) throw new HttpError(404, `No secret named ${request.params.name}.`);
+    deps.logs.setSecretValues(deps.secrets.allValues());
+    return { detail: `Removed secret ${request.params.name}.` };
+  });
+
+  server.get('/v1/volumes', async () => ({ volumes: deps.volumes.list(deps.apps.volumeUsers()) }));
+  server.get('/v1/metrics', async (_request, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+  server.post('/v1/shutdown', async (_request, reply) => {
+    reply.code(202).send({ detail: 'Stopping the runtime.' });
+    setImmediate(() => deps.shutdown());
+    return reply;
+  });
+}
+
+/** Sends an invocation's outcome as fal does: the output, or `{"detail"}` with the error's status. */
+function sendOutcome(reply: FastifyReply, requestId: string, revision: number, outcome: InvokeOutcome, deps: ServerDeps, app: string, arrivedAt: number): FastifyReply {
+  const { result } = outcome;
+  reply.header(INVOKE_HEADERS.requestId, requestId);
+  reply.header(INVOKE_HEADERS.revision, String(revision));
+  reply.header(INVOKE_HEADERS.queueMs, String(outcome.queueMs));
+  reply.header(INVOKE_HEADERS.executionMs, String(result.executionMs));
+  if (outcome.runner) reply.header(INVOKE_HEADERS.runner, outcome.runner);
+  if (outcome.coldStartMs !== null) reply.header(INVOKE_HEADERS.coldStartMs, String(outcome.coldStartMs));
+  if (outcome.errorType) reply.header(INVOKE_HEADERS.errorType, outcome.errorType);
+  const status = result.ok ? 200 : result.status;
+  deps.metrics.request(app, status, (Date.now() - arrivedAt) / 1000, outcome.queueMs / 1000);
+  reply.code(status).header('content-type', 'application/json; charset=utf-8');
+  return reply.send(JSON.stringify(result.ok ? result.output ?? null : { detail: result.detail }));
+}
+
+function registerInvocation(server: FastifyInstance, deps: ServerDeps): void {
+  const invoke = async (app: string, endpointPath: string, request: FastifyRequest, reply: FastifyReply) => {
+    const arrivedAt = Date.now();
+    const { requestId, revision, outcome } = deps.apps.invoke(app, endpointPath, request.body ?? {});
+    // A caller that hangs up before the answer no longer wants it: the runner stops working on it.
+    const onClose = () => { if (!reply.raw.writableEnded) deps.apps.cancel(requestId); };
+    reply.raw.once('close', onClose);
+    const settled = await outcome;
+    reply.raw.off('close', onClose);
+    return sendOutcome(reply, requestId, revision, settled, deps, app, arrivedAt);
+  };
+  const endpointOf = (wildcard: string | undefined) => `/${wildcard ?? ''}`.replace(/\/+$/, '') || '/';
+
+  server.post<{ Params: { app: string; '*': string } }>('/:app/*', (request, reply) =>
+    invoke(request.params.app, endpointOf(request.params['*']), request, reply));
+  server.post<{ Params: { app: string } }>('/:app', (request, reply) => invoke(request.params.app, '/', request, reply));
+
+  server.post<{ Params: { app: string; '*': string } }>('/queue/:app/*', async (request) =>
+    deps.queue.submit(request.params.app, endpointOf(request.params['*']), request.body ?? {}));
+  server.post<{ Params: { app: string } }>('/queue/:app', async (request) => deps.queue.submit(request.params.app, '/', request.body ?? {}));
+  server.get<{ Params: { app: string; id: string }; Querystring: { logs?: string } }>('/queue/:app/requests/:id/status', async (request) =>
+    deps.queue.status(request.params.app, request.params.id, request.query.logs === '1' || request.query.logs === 'true'));
+  server.get<{ Params: { app: string; id: string }; Querystring: { logs?: string } }>('/queue/:app/requests/:id/status/stream', async (request, reply) => {
+    const { app, id } = request.params;
+    const withLogs = request.query.logs === '1' || request.query.logs === 'true';
+    const first = await deps.queue.status(app, id, withLogs);
+    const send = openEventStream(request, reply);
+    send(first);
+    if (first.status === 'COMPLETED') {
+      reply.raw.end();
+      return reply;
+    }
+    let last = JSON.stringify(first);
+    const stop = deps.queue.watch(app, id, () => {
+      void deps.queue.status(app, id, withLogs).then((status) => {
+        const text = JSON.stringify(status);
+        if (text !== last) send(status);
+        last = text;
+        if (status.status === 'COMPLETED') {
+          stop();
+          reply.raw.end();
+        }
+      });
+    });
+    reply.raw.on('close', stop);
+    return reply;
+  });
+  server.get<{ Params: { app: string; id: string } }>('/queue/:app/requests/:id', async (request, reply) => {
+    const result = deps.queue.result(request.params.app, request.params.id);
+    reply.header(INVOKE_HEADERS.requestId, request.params.id);
+    if (result.errorType) reply.header(INVOKE_HEADERS.errorType, result.errorType);
+    return reply.code(result.status).send(result.body);
+  });
+  server.put<{ Params: { app: string; id: string } }>('/queue/:app/requests/:id/cancel', async (request, reply) => {
+    const { status, body } = deps.queue.cancel(request.params.app, request.params.id);
+    return reply.code(status).send(body);
+  });
+
+  // The proxy shape of @fal-ai/client: the real target (queue.fal.run/owner/app/...) in a header.
+  server.route({
+    method: ['GET', 'POST', 'PUT'],
+    url: '/v1/fal-proxy',
+    handler: async (request, reply) => {
+      const target = request.headers['x-fal-target-url'];
+      if (typeof target !== 'string') throw new HttpError(400, 'The proxy needs the x-fal-target-url header, as @fal-ai/client sends it.');
+      let url: URL;
+      try {
+        url = new URL(target);
+      } catch {
+        throw new HttpError(400, `x-fal-target-url "${target}" is not a URL.`);
+      }
+      // Endpoint ids are owner/app[/path]; a local runtime has no owners, so the first segment goes.
+      const [, , app, ...rest] = url.pathname.split('/');
+      if (!app) throw new HttpError(400, `x-fal-target-url "${target}" names no app.`);
+      const viaQueue = url.hostname.startsWith('queue.');
+      if (!viaQueue) return invoke(app, `/${rest.join('/')}`.replace(/\/+$/, '') || '/', request, reply);
+      if (rest[0] !== 'requests') {
+        if (request.method !== 'POST') throw new HttpError(405, 'Submit to the queue with POST.');
+        return deps.queue.submit(app, `/${rest.join('/')}`.replace(/\/+$/, '') || '/', request.body ?? {});
+      }
+      const id = rest[1]!;
+      if (rest[2] === 'status') return deps.queue.status(app, id, url.searchParams.get('logs') === '1');
+      if (rest[2] === 'cancel') {
+        const { status, body } = deps.queue.cancel(app, id);
+        return reply.code(status).send(body);
+      }
+      const result = deps.queue.result(app, id);
+      return reply.code(result.status).send(result.body);
+    },
+  });
+
+  server.get<{ Params: { app: string; file: string } }>('/files/:app/:file', async (request, reply) => {
+    const { app, file } = request.params;
+    if (file.includes('/') || file.startsWith('.') || app.includes('/') || app.startsWith('.')) throw new HttpError(404, 'No such file.');
+    const full = path.join(deps.filesDir, app, file);
+    if (!existsSync(full) || !statSync(full).isFile()) throw new HttpError(404, 'No such file.');
+    reply.header('content-type', CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
+    reply.header('cache-control', 'private, max-age=31536000, immutable');
+    return reply.send(createReadStream(full));
+  });
+}
