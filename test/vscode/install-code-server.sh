@@ -46,8 +46,10 @@ missing_pieces() {
 }
 
 installed_version() {
-  # --version writes a default config file; point it at the install folder, not at ~/.config.
-  "$code_server" --config "$install_dir/config.yaml" --version 2>/dev/null | awk 'NR == 1 { print $1 }'
+  # --version writes a default config file (and logs that on stdout before the version line);
+  # keep that file in the install folder rather than in ~/.config.
+  "$code_server" --config "$install_dir/config.yaml" --version 2>/dev/null |
+    awk '$1 ~ /^[0-9]+\.[0-9]+\.[0-9]+$/ { print $1; exit }'
 }
 
 if [[ -z $(missing_pieces) && $(installed_version) == "$version" ]]; then
@@ -94,11 +96,13 @@ cat >"$install_dir/package.json" <<EOF
 }
 EOF
 
-# --unsafe-perm: code-server's postinstall refuses to run as root without it.
+# npm_config_unsafe_perm: code-server's postinstall refuses to run as root unless it sees this
+# variable. npm 11 no longer knows the setting (it warns "Unknown env config"), so it is put in
+# the environment the postinstall inherits instead of relying on npm to pass --unsafe-perm on.
 # npm_config_yes: node-pty's install runs `npx node-gyp`, which would otherwise wait for a "y".
 (
   cd "$install_dir"
-  TMPDIR="$install_tmp" npm_config_yes=true npm install --unsafe-perm --no-audit --no-fund
+  TMPDIR="$install_tmp" npm_config_unsafe_perm=true npm_config_yes=true npm install --no-audit --no-fund
 ) || fail "npm install of code-server $version failed (output above). If a native module failed to build, install the Debian packages listed at the top of $0 and rerun."
 
 missing=$(missing_pieces)
