@@ -12,3 +12,8 @@ export function serverSettings(): ServerSettings {
 export function affectsServer(event: vscode.ConfigurationChangeEvent): boolean {
   return event.affectsConfiguration('kiln.inlayHints');
 }
+
+/** The interpreter apps are deployed with; undefined leaves the choice to the runtime. */
+export function runtimePython(): string | undefined {
+  return section().get<string>('python.path')?.trim() || undefined;
+}

@@ -5,26 +5,33 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { COMMANDS, SETTINGS_NOTIFICATION } from '../shared/protocol';
+import { type AppTarget, COMMANDS, type EndpointTarget, SETTINGS_NOTIFICATION } from '../shared/protocol';
 import { affectsServer, serverSettings } from './config';
+import { deployApp } from './deployCommand';
+import { invokeEndpoint, RESPONSE_SCHEME, ResponseDocuments } from './invokeCommand';
 import { createLanguageClient } from './languageClient';
+import { RuntimeConnection } from './runtimeConnection';
 
 export class KilnContext implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel('Kiln', { log: true });
   private client: LanguageClient | undefined;
-  private readonly disposables: vscode.Disposable[] = [this.output];
+  readonly runtime: RuntimeConnection;
+  private readonly responses = new ResponseDocuments();
+  private readonly disposables: vscode.Disposable[] = [this.output, this.responses];
 
-  constructor(private readonly extension: vscode.ExtensionContext) {}
+  constructor(private readonly extension: vscode.ExtensionContext) {
+    this.runtime = new RuntimeConnection(extension, this.output);
+  }
 
   async start(): Promise<void> {
     this.registerCommand('kiln.showVersion', () =>
       vscode.window.showInformationMessage(`Kiln ${this.extension.extension.packageJSON.version}`));
     this.registerCommand('kiln.showOutput', () => this.output.show());
     this.registerCommand('kiln.restartServer', () => this.restartServer());
-    this.registerCommand(COMMANDS.deploy, () =>
-      vscode.window.showWarningMessage('Deploying needs the Kiln runtime, which this version does not include yet.'));
-    this.registerCommand(COMMANDS.invoke, () =>
-      vscode.window.showWarningMessage('Invoking needs the Kiln runtime, which this version does not include yet.'));
+    this.registerCommand(COMMANDS.deploy, (target: AppTarget) => this.reportErrors(() => deployApp(target, this.runtime, this.output)));
+    this.registerCommand(COMMANDS.invoke, (target: EndpointTarget, input?: Record<string, unknown>) =>
+      this.reportErrors(() => invokeEndpoint(target, input, this.runtime, this.responses, this.output)));
+    this.disposables.push(vscode.workspace.registerTextDocumentContentProvider(RESPONSE_SCHEME, this.responses));
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsServer(event)) void this.client?.sendNotification(SETTINGS_NOTIFICATION, serverSettings());
     }));
@@ -33,6 +40,18 @@ export class KilnContext implements vscode.Disposable {
 
   private registerCommand(id: string, run: (...args: any[]) => unknown): void {
     this.disposables.push(vscode.commands.registerCommand(id, run));
+  }
+
+  /** A command that fails says so in a notification and the output, never only in a console. */
+  private async reportErrors<T>(run: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await run();
+    } catch (error) {
+      const message = (error as Error).message;
+      this.output.error(message);
+      void vscode.window.showErrorMessage(`Kiln: ${message}`, 'Show Output').then((choice) => choice && this.output.show());
+      return undefined;
+    }
   }
 
   private async startServer(): Promise<void> {

@@ -77,10 +77,33 @@ async function main() {
   });
   const workspace = path.join(runDir, 'workspace');
   cpSync(fixtureWorkspace, workspace, { recursive: true });
+  // The extension starts a runtime of its own there, detached: it outlives VS Code, so stop it here.
+  const kilnHome = path.join(runDir, 'kiln-home');
+  process.env.KILN_HOME = kilnHome;
+  cleanups.push(() => stopRuntime(kilnHome));
 
   const code = desktop ? await runInDesktop(desktop, runDir, workspace) : await runInCodeServer(runDir, workspace);
   keepRunDir = code !== 0 || keep;
   return code;
+}
+
+/** Stops the runtime the suite's extension started, if any, and waits for it to exit. */
+async function stopRuntime(kilnHome) {
+  const infoFile = path.join(kilnHome, 'runtime.json');
+  if (!existsSync(infoFile)) return;
+  const { pid } = JSON.parse(readFileSync(infoFile, 'utf8'));
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; alive() && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (alive()) process.kill(pid, 'SIGKILL');
 }
 
 async function bundleSuite() {
@@ -132,7 +155,7 @@ async function runInDesktop(executable, runDir, workspace) {
       vscodeExecutablePath: executable,
       extensionDevelopmentPath: repoRoot,
       extensionTestsPath,
-      extensionTestsEnv: { KILN_TEST_GREP: options.grep },
+      extensionTestsEnv: { KILN_TEST_GREP: options.grep, KILN_HOME: process.env.KILN_HOME },
       launchArgs: [workspace, '--user-data-dir', path.join(runDir, 'user-data'),
         '--extensions-dir', path.join(runDir, 'extensions')],
     });
@@ -156,6 +179,7 @@ async function runInCodeServer(runDir, workspace) {
       KILN_TEST_REPORT: reportFile,
       KILN_TEST_GREP: options.grep ?? '',
       KILN_TEST_COLOR: process.stdout.isTTY ? '1' : '0',
+      KILN_HOME: process.env.KILN_HOME,
     },
   });
   let failed = true;

@@ -1,0 +1,145 @@
+/**
+ * Invoke from a CodeLens: each input asked in an input box, typed by the parameter's hint, and
+ * the response shown in a read-only document beside the code (reused, focus kept).
+ */
+import * as vscode from 'vscode';
+import { formatDetail, KilnApiError } from '../client';
+import { INVOKE_HEADERS } from '../shared/api';
+import type { EndpointTarget } from '../shared/protocol';
+import { deployApp } from './deployCommand';
+import type { RuntimeConnection } from './runtimeConnection';
+
+export const RESPONSE_SCHEME = 'kiln-response';
+
+/** Holds the last response of each endpoint, shown as `kiln-response:/app/path.jsonc`. */
+export class ResponseDocuments implements vscode.TextDocumentContentProvider {
+  private readonly texts = new Map<string, string>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? '';
+  }
+
+  async show(app: string, path: string, text: string): Promise<vscode.TextDocument> {
+    const uri = vscode.Uri.from({ scheme: RESPONSE_SCHEME, path: `/${app}${path === '/' ? '' : path}.jsonc` });
+    this.texts.set(uri.toString(), text);
+    this.changed.fire(uri);
+    const document = await vscode.workspace.openTextDocument(uri);
+    await vscode.languages.setTextDocumentLanguage(document, 'jsonc');
+    await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true, preview: true });
+    return document;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+const PRIMITIVES: Record<string, (text: string) => unknown> = {
+  str: (text) => text,
+  int: (text) => {
+    if (!/^[-+]?\d+$/.test(text.trim())) throw new Error('a whole number, such as 30');
+    return Number(text);
+  },
+  float: (text) => {
+    const value = Number(text);
+    if (text.trim() === '' || Number.isNaN(value)) throw new Error('a number, such as 0.5');
+    return value;
+  },
+  bool: (text) => {
+    const lower = text.trim().toLowerCase();
+    if (lower !== 'true' && lower !== 'false') throw new Error('true or false');
+    return lower === 'true';
+  },
+};
+
+/** Reads what the user typed as the parameter's type: primitives directly, anything else as JSON. */
+export function parseInput(text: string, annotation: string | null): unknown {
+  const bare = (annotation ?? 'str').replace(/^Optional\[(.*)\]$/, '$1').replace(/\s*\|\s*None$/, '').trim();
+  const primitive = PRIMITIVES[bare];
+  if (primitive) return primitive(text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`JSON for ${annotation ?? 'the value'}, such as ["a", "b"] or {"key": 1}`);
+  }
+}
+
+const TYPING_NAMES = /^(List|Dict|Tuple|Set|Optional|Union|Literal|Any)\b/;
+
+/** One parameter typed by a class (a pydantic model) is the whole request body, as in fal. */
+function isModelBody(target: EndpointTarget): boolean {
+  const [only] = target.parameters;
+  return target.parameters.length === 1 && only!.annotation !== null && /^[A-Z]\w*$/.test(only!.annotation) && !TYPING_NAMES.test(only!.annotation);
+}
+
+async function askInputs(target: EndpointTarget): Promise<Record<string, unknown> | undefined> {
+  if (isModelBody(target)) {
+    const text = await vscode.window.showInputBox({
+      title: `Invoke ${target.appName}${target.path}`,
+      prompt: `The request body: a JSON object for ${target.parameters[0]!.annotation}`,
+      value: '{}',
+      ignoreFocusOut: true,
+      validateInput: (value) => {
+        try {
+          const parsed = JSON.parse(value) as unknown;
+          return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? undefined : 'Enter a JSON object';
+        } catch {
+          return 'Enter a JSON object, such as {"prompt": "a fox"}';
+        }
+      },
+    });
+    return text === undefined ? undefined : JSON.parse(text) as Record<string, unknown>;
+  }
+  const input: Record<string, unknown> = {};
+  for (const [index, parameter] of target.parameters.entries()) {
+    const text = await vscode.window.showInputBox({
+      title: `Invoke ${target.appName}${target.path} (${index + 1}/${target.parameters.length})`,
+      prompt: `${parameter.name}${parameter.annotation ? `: ${parameter.annotation}` : ''}`,
+      placeHolder: parameter.hasDefault ? 'Leave empty to use the default' : undefined,
+      ignoreFocusOut: true,
+      validateInput: (value) => {
+        if (value === '' && parameter.hasDefault) return undefined;
+        try {
+          parseInput(value, parameter.annotation);
+          return undefined;
+        } catch (error) {
+          return `Enter ${(error as Error).message}`;
+        }
+      },
+    });
+    if (text === undefined) return undefined;
+    if (text === '' && parameter.hasDefault) continue;
+    input[parameter.name] = parseInput(text, parameter.annotation);
+  }
+  return input;
+}
+
+export async function invokeEndpoint(
+  target: EndpointTarget, givenInput: Record<string, unknown> | undefined,
+  runtime: RuntimeConnection, responses: ResponseDocuments, output: vscode.LogOutputChannel,
+): Promise<vscode.TextDocument | undefined> {
+  const deployed = await runtime.run((client) => client.getApp(target.appName)).then(() => true, (error: unknown) => {
+    if (error instanceof KilnApiError && error.status === 404) return false;
+    throw error;
+  });
+  if (!deployed) {
+    const choice = await vscode.window.showInformationMessage(`${target.appName} is not deployed yet.`, 'Deploy and Invoke');
+    if (choice !== 'Deploy and Invoke') return undefined;
+    const { app } = await deployApp(target, runtime, output);
+    if (!app) return undefined;
+  }
+  const input = givenInput ?? await askInputs(target);
+  if (input === undefined) return undefined;
+  const response = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: `Invoking ${target.appName}${target.path}` },
+    () => runtime.run((client) => client.invoke(target.appName, target.path, input)),
+  );
+  const runner = response.headers[INVOKE_HEADERS.runner];
+  const summary = `// POST /${target.appName}${target.path === '/' ? '' : target.path} → ${response.status} in ${Math.round(response.durationMs)} ms`
+    + `${runner ? ` (runner ${runner}, revision ${response.headers[INVOKE_HEADERS.revision]})` : ''}`;
+  output.info(`${summary.slice(3)}`);
+  if (response.status >= 400) output.warn(`  ${formatDetail((response.body as { detail?: unknown } | null)?.detail ?? response.body)}`);
+  return responses.show(target.appName, target.path, `${summary}\n${JSON.stringify(response.body, null, 2)}\n`);
+}
