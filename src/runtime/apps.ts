@@ -183,7 +183,7 @@ export class AppManager {
     return this.requestPools.get(requestId)?.cancel(requestId) ?? false;
   }
 
-  scale(name: string, request: ScaleRequest & { reset?: boolean }): AppDetail {
+  scale(name: string, request: ScaleRequest): AppDetail {
     const serving = this.serving(name);
     const checks: [keyof ScaleSettings, keyof typeof optionValueSchemas][] = [
       ['minConcurrency', 'min_concurrency'], ['maxConcurrency', 'max_concurrency'], ['keepAlive', 'keep_alive'],

@@ -44,6 +44,7 @@ export function parseSince(since: string, now = Date.now()): number {
 }
 
 export interface LogFilter {
+  afterSeq?: number;
   sinceMs?: number;
   runner?: string;
   search?: string;
@@ -51,6 +52,7 @@ export interface LogFilter {
 
 export function toFilter(query: LogQuery): LogFilter {
   return {
+    ...(query.after !== undefined ? { afterSeq: query.after } : {}),
     ...(query.since ? { sinceMs: parseSince(query.since) } : {}),
     ...(query.runner ? { runner: query.runner } : {}),
     ...(query.search ? { search: query.search.toLowerCase() } : {}),
@@ -58,6 +60,7 @@ export function toFilter(query: LogQuery): LogFilter {
 }
 
 function matches(record: LogRecord, filter: LogFilter): boolean {
+  if (filter.afterSeq !== undefined && record.seq <= filter.afterSeq) return false;
   if (filter.runner && record.runner !== filter.runner) return false;
   if (filter.sinceMs !== undefined && Date.parse(record.time) < filter.sinceMs) return false;
   if (filter.search && !record.text.toLowerCase().includes(filter.search)) return false;
@@ -181,7 +184,7 @@ export class LogStore {
   }
 
   follow(app: string, query: LogQuery, listener: (record: LogRecord) => void): () => void {
-    const follower = { filter: toFilter({ ...query, since: undefined }), listener };
+    const follower = { filter: toFilter({ ...query, since: undefined, after: undefined }), listener };
     const log = this.open(app);
     log.followers.add(follower);
     return () => log.followers.delete(follower);

@@ -140,19 +140,22 @@ function registerManagement(server: FastifyInstance, deps: ServerDeps): void {
     deps.queue.forgetApp(request.params.name);
     return { detail: `Deleted ${request.params.name}.` };
   });
-  server.post<{ Params: { name: string }; Body: ScaleRequest & { reset?: boolean } }>('/v1/apps/:name/scale', async (request) =>
+  server.post<{ Params: { name: string }; Body: ScaleRequest }>('/v1/apps/:name/scale', async (request) =>
     deps.apps.scale(request.params.name, request.body ?? {}));
-  server.get<{ Params: { name: string } }>('/v1/apps/:name/runners', async (request) => ({ runners: deps.apps.detail(request.params.name).runnerDetails }));
 
   server.get<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>('/v1/apps/:name/logs', async (request, reply) => {
-    const { since, tail, runner, search, follow } = request.query;
+    const { since, tail, runner, search, after, follow } = request.query;
     const query: LogQuery = {
       ...(since ? { since } : {}),
       ...(tail ? { tail: Number(tail) } : {}),
       ...(runner ? { runner } : {}),
       ...(search ? { search } : {}),
+      ...(after ? { after: Number(after) } : {}),
     };
-    if (query.tail !== undefined && (!Number.isInteger(query.tail) || query.tail < 0)) throw new HttpError(400, 'tail must be a whole number.');
+    for (const key of ['tail', 'after'] as const) {
+      const value = query[key];
+      if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new HttpError(400, `${key} must be a whole number.`);
+    }
     let records;
     try {
       records = await deps.logs.query(request.params.name, query);

@@ -144,7 +144,8 @@ export interface AppDetail extends AppSummary {
   warnings: string[];
 }
 
-export type ScaleRequest = Partial<ScaleSettings>;
+/** Scale settings to change at runtime; `reset` first drops every earlier change, back to the code's. */
+export type ScaleRequest = Partial<ScaleSettings> & { reset?: boolean };
 
 // ---- logs -----------------------------------------------------------------------------------
 
@@ -169,6 +170,8 @@ export interface LogQuery {
   tail?: number;
   runner?: string;
   search?: string;
+  /** Only records after this seq: how a follower resumes without gaps or repeats. */
+  after?: number;
   follow?: boolean;
 }
 

@@ -72,7 +72,9 @@ describe('deploy, invoke, logs, redeploy, delete', () => {
     const all = await runtime.client.logs('hello', {});
     assert.ok(all.some((line) => line.text === 'Hello app is ready'), 'setup output is kept');
     assert.deepEqual(await runtime.client.logs('hello', { runner: 'hello-r9-000000' }), []);
-    assert.equal((await runtime.client.logs('hello', { tail: 2 })).length, 2);
+    const lastTwo = await runtime.client.logs('hello', { tail: 2 });
+    assert.equal(lastTwo.length, 2);
+    assert.deepEqual(await runtime.client.logs('hello', { after: lastTwo[0]!.seq }), [lastTwo[1]], 'a follower resumes after the last seq it saw');
   });
 
   it('streams new log lines to a follower', async () => {

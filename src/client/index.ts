@@ -1,0 +1,5 @@
+export * from './client';
+export * from './discovery';
+export * from './errors';
+export * from './launcher';
+export * from './sources';
