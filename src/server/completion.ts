@@ -1,5 +1,5 @@
 /** Completion of machine types (cheapest first, with prices), class keywords and App attributes. */
-import { type CompletionItem, CompletionItemKind, InsertTextFormat, MarkupKind, type Range } from 'vscode-languageserver';
+import { type CompletionItem, CompletionItemKind, InsertReplaceEdit, InsertTextFormat, MarkupKind, type Range } from 'vscode-languageserver';
 import {
   ATTRIBUTE_OPTIONS, describeHardware, formatUsd, KEYWORD_OPTIONS, machineTypesByPrice, type MachineType,
   optionSpec, runnerRate,
@@ -25,7 +25,11 @@ function machineTypeItem(type: MachineType, index: number, replace: Range, quote
 
 const MACHINE_TYPE_CHOICES = machineTypesByPrice().map((type) => type.name).join(',');
 
-function optionItem(key: string, replace: Range, style: 'keyword' | 'attribute'): CompletionItem {
+/**
+ * Inserting stops at the cursor; replacing takes the rest of the word too. The editor's
+ * insert mode chooses, so a name typed in front of another one does not swallow it.
+ */
+function optionItem(key: string, replace: Range, position: Position, style: 'keyword' | 'attribute'): CompletionItem {
   const spec = optionSpec(key)!;
   const value = key === 'machine_type' ? `"\${1|${MACHINE_TYPE_CHOICES}|}"` : `\${1:${spec.snippet.replace(/[$}\\]/g, '\\$&')}}`;
   return {
@@ -34,7 +38,7 @@ function optionItem(key: string, replace: Range, style: 'keyword' | 'attribute')
     detail: spec.defaultText ? `default ${spec.defaultText}` : undefined,
     documentation: { kind: MarkupKind.Markdown, value: spec.doc },
     insertTextFormat: InsertTextFormat.Snippet,
-    textEdit: { range: replace, newText: style === 'keyword' ? `${key}=${value}` : `${key} = ${value}` },
+    textEdit: InsertReplaceEdit.create(style === 'keyword' ? `${key}=${value}` : `${key} = ${value}`, { start: replace.start, end: position }, replace),
   };
 }
 
@@ -44,10 +48,10 @@ export function completionsAt(analysis: Analysis, position: Position): Completio
     case 'machine-type':
       return machineTypesByPrice().map((type, index) => machineTypeItem(type, index, context.replace, context.quoted));
     case 'class-keyword':
-      return KEYWORD_OPTIONS.filter((key) => !context.used.has(key)).map((key) => optionItem(key, context.replace, 'keyword'));
+      return KEYWORD_OPTIONS.filter((key) => !context.used.has(key)).map((key) => optionItem(key, context.replace, position, 'keyword'));
     case 'class-attribute': {
       const set = new Set(context.app?.options.map((option) => option.key));
-      return ATTRIBUTE_OPTIONS.filter((key) => !set.has(key)).map((key) => optionItem(key, context.replace, 'attribute'));
+      return ATTRIBUTE_OPTIONS.filter((key) => !set.has(key)).map((key) => optionItem(key, context.replace, position, 'attribute'));
     }
     default:
       return [];

@@ -90,8 +90,11 @@ export function cursorContext(analysis: Analysis, position: Position): CursorCon
     const args = header[1]!;
     const current = /(?:^|,)\s*(\w*)$/.exec(args);
     if (!current || !appReference(analysis.file.fal).test(args.slice(0, args.length - current[0].length) + ',')) return undefined;
-    const used = new Set([...args.matchAll(/(\w+)\s*=/g)].map((match) => match[1]!));
-    return { kind: 'class-keyword', used, replace: wordRangeAround(analysis, position, current[1]!) };
+    const replace = wordRangeAround(analysis, position, current[1]!);
+    // Keywords after the cursor count too: offering one again would repeat it, a SyntaxError.
+    const after = lineText(analysis, position.line).slice(replace.end.character);
+    const used = new Set([args, after].flatMap((text) => [...text.matchAll(/(\w+)\s*=/g)].map((match) => match[1]!)));
+    return { kind: 'class-keyword', used, replace };
   }
 
   const classHeader = indent > 0 ? enclosingClassHeader(analysis, position.line, indent) : undefined;

@@ -6,6 +6,7 @@ import {
 } from '../appconfig';
 import { type ExtractedOption, type Position, type Range, rangeContains } from '../pyparse';
 import type { Analysis } from './analysis';
+import { pricedMachineType } from './pricing';
 
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
 
@@ -45,11 +46,12 @@ function costLines(type: MachineType, settings: AppConfig): string[] {
 }
 
 /** What the key's value means here, for the settings whose meaning is a cost. */
-function settingMarkdown(option: ExtractedOption, settings: AppConfig): string {
+function settingMarkdown(option: ExtractedOption, settings: AppConfig, type: MachineType | undefined): string {
   const spec = optionSpec(option.key)!;
-  const type = findMachineType(settings.machineTypes[0]!)!;
+  const lines = [`**${option.key}**${spec.defaultText ? ` (default ${spec.defaultText})` : ''}`, '', spec.doc];
+  if (!type) return lines.join('\n');
+  lines.push('');
   const rate = runnerRate(type, settings.numGpus);
-  const lines = [`**${option.key}**${spec.defaultText ? ` (default ${spec.defaultText})` : ''}`, '', spec.doc, ''];
   const on = `on ${type.name}${settings.numGpus > 1 ? ` × ${settings.numGpus}` : ''} at ${formatUsd(rate.perHour)}/h`;
   switch (option.key) {
     case 'keep_alive':
@@ -85,7 +87,9 @@ export function hoverAt(analysis: Analysis, position: Position): Hover | undefin
     if (!rangeContains(app.range, position)) continue;
     for (const option of app.options) {
       if (!optionSpec(option.key)) continue;
-      if (rangeContains(option.keyRange, position)) return hover(settingMarkdown(option, validation.settings), option.keyRange);
+      if (rangeContains(option.keyRange, position)) {
+        return hover(settingMarkdown(option, validation.settings, pricedMachineType(app, validation.settings)), option.keyRange);
+      }
       if (option.key !== 'machine_type' || !rangeContains(option.value.range, position)) continue;
       const part = option.value.items?.find((item) => rangeContains(item.range, position)) ?? option.value;
       const type = typeof part.value === 'string' ? findMachineType(part.value) : undefined;

@@ -3,6 +3,7 @@ import { type InlayHint, InlayHintKind } from 'vscode-languageserver';
 import { findMachineType, formatDuration, formatUsd, monthlyFloor, runnerRate } from '../appconfig';
 import { type Range, rangeContains } from '../pyparse';
 import type { Analysis } from './analysis';
+import { pricedMachineType } from './pricing';
 
 const hint = (range: Range, label: string): InlayHint =>
   ({ position: range.end, label, kind: InlayHintKind.Type, paddingLeft: true });
@@ -22,8 +23,8 @@ export function inlayHintsFor(analysis: Analysis, visible: Range): InlayHint[] {
       } else if (option.key === 'keep_alive' && typeof value === 'number' && value === settings.keepAlive && value >= 60) {
         hints.push(hint(option.value.range, formatDuration(value)));
       } else if (option.key === 'min_concurrency' && typeof value === 'number' && value === settings.minConcurrency && value > 0) {
-        const type = findMachineType(settings.machineTypes[0]!)!;
-        hints.push(hint(option.value.range, `${formatUsd(monthlyFloor(runnerRate(type, settings.numGpus), value))}/month floor`));
+        const type = pricedMachineType(app, settings);
+        if (type) hints.push(hint(option.value.range, `${formatUsd(monthlyFloor(runnerRate(type, settings.numGpus), value))}/month floor`));
       }
     }
   }

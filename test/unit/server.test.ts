@@ -114,6 +114,14 @@ describe('completion', () => {
     assert.ok(!labels.includes('machine_type'), 'an attribute, not a keyword');
   });
 
+  it('counts the keywords after the cursor as used, but not the one being replaced', () => {
+    const before = complete('import fal\n\nclass MyApp(fal.App, |, keep_alive=300, name="x"):\n    pass\n').map((item) => item.label);
+    assert.ok(!before.includes('keep_alive') && !before.includes('name'), 'already used after the cursor');
+    assert.ok(before.includes('min_concurrency'));
+    const within = complete('import fal\n\nclass MyApp(fal.App, keep_al|ive=300):\n    pass\n').map((item) => item.label);
+    assert.ok(within.includes('keep_alive'), 'the keyword under the cursor is the one being chosen');
+  });
+
   it('recognises the App base however fal was imported', () => {
     assert.ok(complete('import fal as f\n\nclass A(f.App, |').length > 0);
     assert.ok(complete('from fal import App as Base\n\nclass A(Base, |').length > 0);
@@ -219,5 +227,28 @@ describe('code lenses and inlay hints', () => {
     const analysis = open(APP('    machine_type = ["GPU-A100", "GPU-H100"]\n    keep_alive = 300\n    min_concurrency = 1'));
     const all = { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } };
     assert.deepEqual(inlayHintsFor(analysis, all).map((hint) => hint.label), ['$2.00/h', '$5.00/h', '5 min', '$1,461/month floor']);
+  });
+});
+
+describe('costs of a machine type the file does not name correctly', () => {
+  it('are not quoted at the default type\'s price', () => {
+    const analysis = open(APP('    machine_type = "GPU-A1000"\n    min_concurrency = 1'));
+    const titles = codeLensesFor(analysis).map((lens) => lens.command!.title);
+    assert.deepEqual(titles, ['$(cloud-upload) Deploy', '$(play) Invoke /run']);
+    const all = { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } };
+    assert.deepEqual(inlayHintsFor(analysis, all), []);
+    const { text, position } = withCursor(APP('    machine_type = "GPU-A1000"\n    min_con|currency = 1'));
+    const hover = (hoverAt(open(text), position)!.contents as MarkupContent).value;
+    assert.doesNotMatch(hover, /\$/);
+  });
+});
+
+describe('keyword completion in front of another keyword', () => {
+  it('inserts up to the cursor and replaces only when asked to', () => {
+    const { text, position } = withCursor('import fal\n\nclass A(fal.App, |min_concurrency=1):\n    pass\n');
+    const item = completionsAt(open(text), position).find((candidate) => candidate.label === 'keep_alive')!;
+    const edit = item.textEdit as { insert: unknown; replace: unknown };
+    assert.deepEqual(edit.insert, { start: { line: 2, character: 17 }, end: { line: 2, character: 17 } });
+    assert.deepEqual(edit.replace, { start: { line: 2, character: 17 }, end: { line: 2, character: 32 } });
   });
 });
