@@ -33,6 +33,8 @@ const entries = [
 ];
 
 function copyAssets() {
+  // A fresh dist/ each build, so nothing stale (source maps of a development build) is packaged.
+  if (!watch) rmSync('dist', { recursive: true, force: true });
   mkdirSync('dist', { recursive: true });
   cpSync(require.resolve('web-tree-sitter/web-tree-sitter.wasm'), 'dist/web-tree-sitter.wasm');
   cpSync(path.join(path.dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'),
@@ -44,12 +46,8 @@ function copyAssets() {
   });
 }
 
-const present = (entry) => Object.values(entry.entryPoints).every((file) => {
-  try { require.resolve(path.resolve(file)); return true; } catch { return false; }
-});
-
 copyAssets();
-const contexts = await Promise.all(entries.filter(present).map((entry) =>
+const contexts = await Promise.all(entries.map((entry) =>
   esbuild.context({ ...common, ...entry, outdir: 'dist' })));
 if (watch) {
   await Promise.all(contexts.map((ctx) => ctx.watch()));

@@ -144,6 +144,7 @@ export class RevisionPool {
 
   private launch(placement: Extract<Placement, { kind: 'placed' }>): Runner {
     const id = `${this.app}-r${this.revision.revision}-${randomBytes(3).toString('hex')}`;
+    this.system(`Starting runner ${id} on ${placement.machineType.name}${placement.gpus.length ? ` (GPU ${placement.gpus.join(', ')})` : placement.cpuFallback ? ' (on CPU: no matching GPU on this host)' : ''}.`, id);
     let runner: Runner;
     try {
       runner = this.deps.startRunner(id, placement);
@@ -152,7 +153,6 @@ export class RevisionPool {
       throw error;
     }
     this.runners.set(id, runner);
-    this.system(`Starting runner ${id} on ${placement.machineType.name}${placement.gpus.length ? ` (GPU ${placement.gpus.join(', ')})` : placement.cpuFallback ? ' (on CPU: no matching GPU on this host)' : ''}.`, id);
     this.watch(runner, placement);
     return runner;
   }
