@@ -62,6 +62,8 @@ function toFieldError(error: ErrorObject): FieldError | undefined {
     case 'maxLength':
     case 'maxItems':
       return { loc, msg: `Input should have at most ${String(params.limit)} ${error.keyword === 'maxLength' ? 'characters' : 'items'}`, type: error.keyword === 'maxLength' ? 'string_too_long' : 'too_long' };
+    case 'additionalProperties':
+      return { loc: [...loc, String(params.additionalProperty)], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' };
     case 'anyOf':
     case 'oneOf':
       // The branches' own errors say more; the summary only repeats that none matched.

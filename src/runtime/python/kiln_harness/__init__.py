@@ -1,0 +1,1 @@
+"""The worker harness behind kiln_worker.py: frames, loading, inspection, serving."""

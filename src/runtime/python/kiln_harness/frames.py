@@ -1,0 +1,83 @@
+"""Length-prefixed JSON frames over file descriptors (see src/runtime/workerProtocol.ts):
+a 4-byte unsigned big-endian length, then that many bytes of UTF-8 JSON."""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+import threading
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+_READ_SIZE = 1 << 16
+_decode = json.JSONDecoder().decode
+
+EOF = object()
+"""read() result: the other side closed the pipe."""
+
+
+class FrameReader:
+    """Reads frames from `fd`; a frame may arrive in any number of pieces, and one read
+    may hold several frames, so bytes are kept until a whole frame is there. Not
+    thread-safe: one thread reads at a time."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._closed = False
+
+    def read(self) -> Any:
+        """The next frame as a JSON value (ValueError if it is not JSON), or EOF."""
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= 4:
+                (size,) = _HEADER.unpack_from(buffer)
+                end = 4 + size
+                if len(buffer) >= end:
+                    payload = buffer[4:end]
+                    del buffer[:end]  # before decoding: a bad frame must not stay in the way
+                    return _decode(payload.decode())  # UnicodeDecodeError is a ValueError too
+            if self._closed:
+                if buffer:
+                    sys.stderr.write("kiln worker: the runtime closed the pipe in the middle of a frame\n")
+                    buffer.clear()
+                return EOF
+            chunk = os.read(self._fd, _READ_SIZE)
+            if chunk:
+                buffer += chunk
+            else:
+                self._closed = True
+
+
+class FrameWriter:
+    """Writes whole frames to `fd` from any thread, one at a time."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def send(self, message: Any) -> None:
+        self.send_json(json.dumps(message, separators=(",", ":"), default=str))
+
+    def send_json(self, text: str) -> None:
+        payload = text.encode()
+        data = _HEADER.pack(len(payload)) + payload
+        with self._lock:
+            if self._closed:
+                return
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError as error:
+                # The runtime is gone; what is left to say has nowhere to go. Reading fd 3
+                # will see EOF and shut the worker down.
+                self._closed = True
+                sys.stderr.write("kiln worker: cannot write to the runtime (%s)\n" % error)
+
+    def close(self) -> None:
+        """Wait for a frame being written to finish, then refuse further frames."""
+        with self._lock:
+            self._closed = True

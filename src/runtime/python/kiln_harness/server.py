@@ -1,0 +1,414 @@
+"""Serve mode: run setup, answer invoke/cancel frames, shut down on request.
+
+Threads. KILN_MAX_MULTIPLEXING + 1 handler threads take turns as the reader of fd 3
+(leader/followers): the reader handles cancels, shutdown and async invokes itself, and
+when it reads a sync invoke it hands the reader role to an idle thread and runs the
+request itself. A request therefore never waits for a thread to wake up, at most
+KILN_MAX_MULTIPLEXING sync handlers run at once, and one thread is always left reading,
+so a cancel or shutdown is seen at once however busy the handlers are. Async handlers
+(and async setup/teardown) run on one asyncio event loop in its own thread. The main
+thread runs setup and teardown and waits for a stop: shutdown frame, EOF, SIGTERM/SIGINT.
+"""
+from __future__ import annotations
+
+import collections
+import inspect
+import json
+import os
+import select
+import signal
+import sys
+import threading
+import traceback
+from time import monotonic, perf_counter
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from kiln_harness import results
+from kiln_harness.endpoints import Endpoint, collect_endpoints
+from kiln_harness.frames import EOF, FrameReader, FrameWriter
+from kiln_harness.loader import UserCode
+
+# Grace for in-flight requests when the runtime closes the pipe or a signal stops the
+# worker, since neither says how long to wait.
+DEFAULT_GRACE_S = 30.0
+_POLL_S = 0.05
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Request:
+    __slots__ = ("id", "id_json", "path", "started", "is_async", "task")
+
+    def __init__(self, request_id: str, path: Any, is_async: bool) -> None:
+        self.id = request_id
+        self.id_json = json.dumps(request_id)
+        self.path = path
+        self.started = perf_counter()
+        self.is_async = is_async
+        self.task: Any = None
+
+
+class _Route:
+    __slots__ = ("endpoint", "call")
+
+    def __init__(self, endpoint: Endpoint, call: Callable[..., Any]) -> None:
+        self.endpoint = endpoint
+        self.call = call
+
+
+_Job = Tuple[_Request, _Route, Any]
+
+
+class _EventLoop:
+    """One asyncio loop in a daemon thread, shared by every async handler."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self._asyncio = asyncio
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self._run, name="kiln-asyncio", daemon=True).start()
+
+    def _run(self) -> None:
+        self._asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def wait_for(self, awaitable: Any) -> Any:
+        """Run `awaitable` on the loop from another thread and return its result."""
+
+        async def run() -> Any:
+            return await awaitable
+
+        return self._asyncio.run_coroutine_threadsafe(run(), self.loop).result()
+
+
+class Server:
+    def __init__(self, cls: type, user: UserCode, reader: FrameReader, writer: FrameWriter) -> None:
+        self.cls = cls
+        self.user = user
+        self.reader = reader
+        self.writer = writer
+        self.endpoints = _routes(cls, user)
+        self.capacity = _max_multiplexing()
+        self.app: Any = None  # the instance, once start() made it
+        self.routes: Dict[str, _Route] = {}
+        self.inflight: Dict[str, _Request] = {}
+        self._loop: Optional[_EventLoop] = None
+        self._loop_lock = threading.Lock()
+        self._reader_lock = threading.Lock()  # held by the thread whose turn it is to read
+        self._reading = True  # until EOF
+        self._state_lock = threading.Lock()  # guards _executing and _backlog
+        self._executing = 0
+        self._backlog: "collections.deque[_Job]" = collections.deque()
+        self._stopping = False
+        self._grace = DEFAULT_GRACE_S
+        self._stopped = threading.Event()
+        self._stop_pipe: Optional[Tuple[int, int]] = None
+        self._signal_fd: Optional[int] = None
+        self._draining = False
+        self._drained = threading.Event()
+        if any(endpoint.is_async for endpoint in self.endpoints.values()) or any(
+            inspect.iscoroutinefunction(getattr(cls, name)) for name in ("setup", "teardown")
+        ):
+            self._event_loop()  # started now so the first request does not pay for it
+
+    # ---- lifecycle (main thread) ------------------------------------------------------
+
+    def start(self) -> float:
+        """Create the app and run its setup; returns setup time in ms."""
+        started = perf_counter()
+        try:
+            app = self.cls(_allow_init=True)
+            self._run_maybe_async(app.setup)
+        except BaseException as exc:
+            raise self.user.failure("setup", exc) from exc
+        self.app = app
+        for path, endpoint in self.endpoints.items():
+            self.routes[path] = _Route(endpoint, getattr(app, endpoint.attribute))
+        return (perf_counter() - started) * 1000.0
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the worker as a shutdown frame does. Until now (during
+        setup) they keep their default effect: there is nothing to drain or tear down."""
+        if os.name != "posix":
+            return
+        self._stop_pipe = os.pipe()
+        signal_read, signal_write = os.pipe()
+        os.set_blocking(signal_read, False)
+        os.set_blocking(signal_write, False)
+        # Python writes each caught signal's number here; the main thread waits on it.
+        signal.set_wakeup_fd(signal_write)
+        self._signal_fd = signal_read
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, _ignore_signal)
+
+    def serve(self) -> None:
+        """Answer frames until shutdown, EOF or a signal; then drain and tear down."""
+        for index in range(self.capacity + 1):
+            threading.Thread(target=self._take_turns, name="kiln-handler-%d" % index, daemon=True).start()
+        self._wait_for_stop()
+        self._drain()
+        self._teardown()
+
+    def _wait_for_stop(self) -> None:
+        if self._stop_pipe is None or self._signal_fd is None:
+            self._stopped.wait()
+            return
+        while not self._stopped.is_set():
+            ready = select.select([self._stop_pipe[0], self._signal_fd], [], [])[0]
+            if self._signal_fd in ready:
+                try:
+                    caught = os.read(self._signal_fd, 64)
+                except BlockingIOError:
+                    caught = b""
+                if any(signum in caught for signum in _STOP_SIGNALS):
+                    self._stop(DEFAULT_GRACE_S)
+
+    def _stop(self, grace: float) -> None:
+        """Stop taking requests; the main thread drains and tears down."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._grace = grace
+        self._stopped.set()
+        if self._stop_pipe is not None:
+            os.write(self._stop_pipe[1], b"!")
+
+    def _drain(self) -> None:
+        """Wait for in-flight requests, up to the grace period; the handler threads keep
+        reading meanwhile, so cancels still work and new invokes are turned away."""
+        deadline = monotonic() + self._grace
+        self._draining = True
+        while self.inflight:
+            left = deadline - monotonic()
+            if left <= 0:
+                break
+            self._drained.wait(min(left, _POLL_S))
+        for request in list(self.inflight.values()):
+            if self.inflight.pop(request.id, None) is request:
+                self._reply_error(
+                    request.id,
+                    503,
+                    "The runner shut down before the request finished (its %.0f s grace period ran out)."
+                    % self._grace,
+                )
+
+    def _teardown(self) -> None:
+        try:
+            self._run_maybe_async(self.app.teardown)
+        except BaseException:
+            sys.stderr.write("kiln worker: teardown() failed:\n" + traceback.format_exc())
+
+    # ---- handler threads --------------------------------------------------------------
+
+    def _take_turns(self) -> None:
+        while True:
+            with self._reader_lock:
+                job = self._read_until_job() if self._reading else None
+            if job is None:
+                return  # the runtime closed the pipe: nothing more will come
+            while job is not None:
+                self._run_sync(*job)
+                job = self._next_backlogged()
+
+    def _read_until_job(self) -> Optional[_Job]:
+        """Handle frames until one is a sync request this thread should run; None at EOF."""
+        while True:
+            try:
+                message = self.reader.read()
+            except ValueError as error:
+                sys.stderr.write("kiln worker: ignoring a frame that is not JSON (%s)\n" % error)
+                continue
+            except OSError as error:
+                sys.stderr.write("kiln worker: cannot read from the runtime (%s)\n" % error)
+                message = EOF
+            if message is EOF:
+                self._reading = False
+                self._stop(DEFAULT_GRACE_S)
+                return None
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "invoke":
+                job = self._invoke(message)
+                if job is not None:
+                    return job
+            elif kind == "cancel":
+                self._cancel(message.get("id"))
+            elif kind == "shutdown":
+                grace_ms = message.get("graceMs")
+                valid = isinstance(grace_ms, (int, float)) and not isinstance(grace_ms, bool) and grace_ms >= 0
+                self._stop(grace_ms / 1000.0 if valid else DEFAULT_GRACE_S)
+            else:
+                sys.stderr.write("kiln worker: ignoring an unknown frame %.200r\n" % (message,))
+
+    def _invoke(self, message: Dict[str, Any]) -> Optional[_Job]:
+        """Start an async request, or return a sync one for this thread to run."""
+        request_id = message.get("id")
+        if not isinstance(request_id, str):
+            sys.stderr.write("kiln worker: ignoring an invoke without a string id\n")
+            return None
+        if request_id in self.inflight:
+            # Any answer would be taken for the first request's; the runtime never reuses ids.
+            sys.stderr.write("kiln worker: ignoring a second invoke with the in-flight id %s\n" % request_id)
+            return None
+        path = message.get("path")
+        route = self.routes.get(path)  # type: ignore[arg-type]
+        if route is None or route.endpoint.is_websocket:
+            detail = "Not Found"
+            if route is not None:
+                detail = "%s is a websocket endpoint (is_websocket=True); only HTTP endpoints are served" % path
+            self._reply_error(request_id, 404, detail)
+            return None
+        if self._stopping:
+            self._reply_error(request_id, 503, "The runner is shutting down; retry the request.")
+            return None
+        data = message.get("input")
+        if data is None:
+            data = {}
+        request = _Request(request_id, path, route.endpoint.is_async)
+        self.inflight[request_id] = request
+        if request.is_async:
+            loop = self._event_loop().loop
+            loop.call_soon_threadsafe(self._start_task, loop, request, route, data)
+            return None
+        job = (request, route, data)
+        with self._state_lock:
+            if self._executing < self.capacity:
+                self._executing += 1
+                return job
+            # More requests than KILN_MAX_MULTIPLEXING: the next thread to finish runs it.
+            self._backlog.append(job)
+        return None
+
+    def _next_backlogged(self) -> Optional[_Job]:
+        with self._state_lock:
+            while self._backlog:
+                job = self._backlog.popleft()
+                if self.inflight.get(job[0].id) is job[0]:  # else it was cancelled while waiting
+                    return job
+            self._executing -= 1
+            return None
+
+    def _run_sync(self, request: _Request, route: _Route, data: Any) -> None:
+        started = perf_counter()
+        try:
+            output = route.call(**route.endpoint.bind(data))
+            if hasattr(output, "__await__"):  # a sync wrapper around an async function
+                output = self._event_loop().wait_for(output)
+            text = results.ok_frame(request.id_json, output, started)
+        except BaseException as exc:
+            text = self._error_text(request, exc, started)
+        self._finish(request, text)
+
+    # ---- async requests (event loop thread) -------------------------------------------
+
+    def _start_task(self, loop: Any, request: _Request, route: _Route, data: Any) -> None:
+        request.task = loop.create_task(self._run_async(request, route, data))
+
+    async def _run_async(self, request: _Request, route: _Route, data: Any) -> None:
+        started = perf_counter()
+        try:
+            output = await route.call(**route.endpoint.bind(data))
+            text = results.ok_frame(request.id_json, output, started)
+        except BaseException as exc:  # CancelledError included: the 499 was already sent
+            text = self._error_text(request, exc, started)
+        self._finish(request, text)
+
+    # ---- answers (any thread) ---------------------------------------------------------
+
+    def _error_text(self, request: _Request, error: BaseException, started: float) -> str:
+        frame, unexpected = results.error_frame(request.id, error, started)
+        if unexpected:
+            results.log_failure(request.id, request.path, frame)
+        return json.dumps(frame, separators=(",", ":"), default=str)
+
+    def _finish(self, request: _Request, text: str) -> None:
+        # A cancelled request was answered already and removed; its late result is dropped.
+        if self.inflight.pop(request.id, None) is request:
+            self.writer.send_json(text)
+            if self._draining and not self.inflight:
+                self._drained.set()
+
+    def _cancel(self, request_id: Any) -> None:
+        request = self.inflight.pop(request_id, None) if isinstance(request_id, str) else None
+        if request is None:
+            return  # finished already, or never seen
+        # Answered at once: a running sync handler cannot be interrupted, so its result,
+        # when it comes, is dropped; an async one is cancelled at its next await.
+        self.writer.send(results.cancelled_frame(request.id, request.started))
+        if request.is_async and self._loop is not None:
+            self._loop.loop.call_soon_threadsafe(_cancel_task, request)
+
+    def _reply_error(self, request_id: str, status: int, detail: str) -> None:
+        self.writer.send(
+            {"type": "result", "id": request_id, "ok": False, "status": status, "detail": detail, "executionMs": 0}
+        )
+
+    # ---- plumbing ---------------------------------------------------------------------
+
+    def _event_loop(self) -> _EventLoop:
+        if self._loop is None:
+            with self._loop_lock:
+                if self._loop is None:
+                    self._loop = _EventLoop()
+        return self._loop
+
+    def _run_maybe_async(self, function: Callable[[], Any]) -> None:
+        outcome = function()
+        if hasattr(outcome, "__await__"):
+            self._event_loop().wait_for(outcome)
+
+
+def _ignore_signal(signum: int, frame: Any) -> None:
+    """Installed so the signal no longer kills the process; the wakeup fd reports it."""
+
+
+def _cancel_task(request: _Request) -> None:
+    if request.task is not None:
+        request.task.cancel()
+
+
+def _routes(cls: type, user: UserCode) -> Dict[str, Endpoint]:
+    routes: Dict[str, Endpoint] = {}
+    for endpoint in collect_endpoints(cls):
+        if not isinstance(endpoint.path, str):
+            raise user.lookup_failure(
+                "the path of endpoint %s is %r; endpoint paths are strings like \"/generate\""
+                % (endpoint.attribute, endpoint.path)
+            )
+        other = routes.get(endpoint.path)
+        if other is not None:
+            raise user.lookup_failure(
+                "endpoints %s and %s both use the path %s; give each its own path"
+                % (other.attribute, endpoint.attribute, endpoint.path)
+            )
+        routes[endpoint.path] = endpoint
+    return routes
+
+
+def _max_multiplexing() -> int:
+    raw = os.environ.get("KILN_MAX_MULTIPLEXING", "1")
+    try:
+        value = int(raw)
+        if value >= 1:
+            return value
+    except ValueError:
+        pass
+    sys.stderr.write("kiln worker: KILN_MAX_MULTIPLEXING=%r is not a positive integer; using 1\n" % raw)
+    return 1
+
+
+def run_serve(user: UserCode, cls: type, reader: FrameReader, writer: FrameWriter) -> int:
+    server = Server(cls, user, reader, writer)
+    # The app imported and its class was found: what follows is the user's setup().
+    writer.send({"type": "setup-started"})
+    setup_ms = server.start()
+    server.install_signal_handlers()
+    writer.send(
+        {
+            "type": "ready",
+            "pid": os.getpid(),
+            "setupMs": round(setup_ms, 3),
+            "python": "%d.%d.%d" % sys.version_info[:3],
+        }
+    )
+    server.serve()
+    return 0
