@@ -16,14 +16,21 @@ export interface FalBindings {
 /** Modules whose members count as fal's own. */
 const FAL_MODULES = new Set(['fal', 'fal.app', 'fal.api']);
 
+export const IMPORT_STATEMENTS: readonly string[] = ['import_statement', 'import_from_statement'];
+
 export function findFalBindings(tree: Tree): FalBindings {
+  return bindingsOf(tree.rootNode.descendantsOfType([...IMPORT_STATEMENTS]));
+}
+
+/** The bindings these import statements make; for callers that found them in a walk of their own. */
+export function bindingsOf(statements: readonly (Node | null)[]): FalBindings {
   const bindings: FalBindings = { modules: new Set(), members: new Map(), wildcard: false };
   const bindMember = (member: string, alias: string) => {
     if (!bindings.members.has(member)) bindings.members.set(member, new Set());
     bindings.members.get(member)!.add(alias);
   };
-  for (const statement of tree.rootNode.descendantsOfType(['import_statement', 'import_from_statement'])) {
-    if (!statement) continue;
+  for (const statement of statements) {
+    if (!statement || !IMPORT_STATEMENTS.includes(statement.type)) continue;
     if (statement.type === 'import_statement') {
       for (const imported of statement.childrenForFieldName('name')) {
         if (!imported) continue;

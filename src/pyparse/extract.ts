@@ -5,7 +5,7 @@
  */
 import type { Node, Tree } from 'web-tree-sitter';
 import { type AppInput, type OptionSource, type ParameterInput, UNCHECKED } from '../appconfig/input';
-import { type FalBindings, findFalBindings, importsFal, isFalName } from './bindings';
+import { bindingsOf, type FalBindings, IMPORT_STATEMENTS, importsFal, isFalName } from './bindings';
 import { type Range, rangeOf } from './range';
 import { evaluate, type ValueNode } from './values';
 
@@ -64,10 +64,14 @@ export interface ExtractedFile {
 }
 
 export function extractApps(tree: Tree): ExtractedFile {
-  const fal = findFalBindings(tree);
+  // One walk finds both the imports and the classes: every walk visits every node of the tree,
+  // and a second one cost a fifth of the extraction on a 5,000-line file (npm run bench).
+  const found = tree.rootNode.descendantsOfType([...IMPORT_STATEMENTS, 'class_definition']);
+  const fal = bindingsOf(found);
   if (!importsFal(fal)) return { importsFal: false, fal, apps: [] };
   const apps: ExtractedApp[] = [];
-  for (const definition of tree.rootNode.descendantsOfType('class_definition')) {
+  for (const definition of found) {
+    if (definition?.type !== 'class_definition') continue;
     const app = readApp(definition, fal);
     if (app) apps.push(app);
   }

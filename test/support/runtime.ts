@@ -59,12 +59,21 @@ export async function startRuntime(options: StartOptions = {}): Promise<TestRunt
   child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const infoFile = path.join(dataDir, 'runtime.json');
-  const info = await until('the runtime to write runtime.json', () => {
-    if (child.exitCode !== null) throw new Error(`the runtime exited (${child.exitCode}):\n${output}`);
-    if (!existsSync(infoFile)) return undefined;
-    const parsed = JSON.parse(readFileSync(infoFile, 'utf8')) as RuntimeInfo;
-    return parsed.pid === child.pid ? parsed : undefined;
-  });
+  let info: RuntimeInfo;
+  try {
+    info = await until('the runtime to write runtime.json', () => {
+      if (child.exitCode !== null) throw new Error(`the runtime exited (${child.exitCode}):\n${output}`);
+      if (!existsSync(infoFile)) return undefined;
+      const parsed = JSON.parse(readFileSync(infoFile, 'utf8')) as RuntimeInfo;
+      return parsed.pid === child.pid ? parsed : undefined;
+    });
+  } catch (error) {
+    // Nobody else holds the child or the folder yet: a runtime that never got ready leaves neither.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const runtime: TestRuntime = {
     client: new KilnClient({ url: info.url, token: info.token }),
     info,
