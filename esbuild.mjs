@@ -1,7 +1,7 @@
 // Bundles every entry point of the extension, language server, runtime and CLI into dist/,
 // and copies the assets they load at run time (tree-sitter wasm, the Python worker side).
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -33,17 +33,22 @@ const entries = [
 ];
 
 function copyAssets() {
-  // A fresh dist/ each build, so nothing stale (source maps of a development build) is packaged.
-  if (!watch) rmSync('dist', { recursive: true, force: true });
   mkdirSync('dist', { recursive: true });
+  // A production build writes no source maps; a development build's must not be packaged.
+  if (production) {
+    readdirSync('dist').filter((file) => file.endsWith('.map')).forEach((file) => rmSync(path.join('dist', file)));
+  }
   cpSync(require.resolve('web-tree-sitter/web-tree-sitter.wasm'), 'dist/web-tree-sitter.wasm');
   cpSync(path.join(path.dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'),
     'dist/tree-sitter-python.wasm');
-  rmSync('dist/python', { recursive: true, force: true });
-  cpSync('src/runtime/python', 'dist/python', {
-    recursive: true,
-    filter: (src) => !src.includes('__pycache__'),
-  });
+  // A runtime may be starting workers from dist/python right now: build the copy aside and swap
+  // it in, so a worker never finds the folder half written.
+  rmSync('dist/python.next', { recursive: true, force: true });
+  cpSync('src/runtime/python', 'dist/python.next', { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  rmSync('dist/python.old', { recursive: true, force: true });
+  if (existsSync('dist/python')) renameSync('dist/python', 'dist/python.old');
+  renameSync('dist/python.next', 'dist/python');
+  rmSync('dist/python.old', { recursive: true, force: true });
 }
 
 copyAssets();

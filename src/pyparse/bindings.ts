@@ -16,21 +16,38 @@ export interface FalBindings {
 /** Modules whose members count as fal's own. */
 const FAL_MODULES = new Set(['fal', 'fal.app', 'fal.api']);
 
-export const IMPORT_STATEMENTS: readonly string[] = ['import_statement', 'import_from_statement'];
+const IMPORT_STATEMENTS: readonly string[] = ['import_statement', 'import_from_statement'];
 
-export function findFalBindings(tree: Tree): FalBindings {
-  return bindingsOf(tree.rootNode.descendantsOfType([...IMPORT_STATEMENTS]));
+/** Statements that hold blocks of module-level code (`if TYPE_CHECKING:`, `try: import fal`). */
+const COMPOUND = new Set(['if_statement', 'elif_clause', 'else_clause', 'try_statement', 'except_clause', 'finally_clause',
+  'with_statement', 'for_statement', 'while_statement', 'block', 'decorated_definition', 'ERROR']);
+
+/**
+ * The module's own statements: those at the top level and inside its compound statements, but
+ * not inside functions or class bodies. Visiting these instead of every node of the tree is what
+ * keeps reading a file cheap next to parsing it. ERROR regions are entered, so a half-typed
+ * file still yields its classes.
+ */
+export function* moduleStatements(node: Node): Generator<Node> {
+  for (const child of node.namedChildren) {
+    if (COMPOUND.has(child.type)) yield* moduleStatements(child);
+    else yield child;
+  }
 }
 
-/** The bindings these import statements make; for callers that found them in a walk of their own. */
-export function bindingsOf(statements: readonly (Node | null)[]): FalBindings {
+export function findFalBindings(tree: Tree): FalBindings {
+  return bindingsOf(moduleStatements(tree.rootNode));
+}
+
+/** The bindings the import statements among these statements make. */
+export function bindingsOf(statements: Iterable<Node>): FalBindings {
   const bindings: FalBindings = { modules: new Set(), members: new Map(), wildcard: false };
   const bindMember = (member: string, alias: string) => {
     if (!bindings.members.has(member)) bindings.members.set(member, new Set());
     bindings.members.get(member)!.add(alias);
   };
   for (const statement of statements) {
-    if (!statement || !IMPORT_STATEMENTS.includes(statement.type)) continue;
+    if (!IMPORT_STATEMENTS.includes(statement.type)) continue;
     if (statement.type === 'import_statement') {
       for (const imported of statement.childrenForFieldName('name')) {
         if (!imported) continue;

@@ -5,7 +5,7 @@
  */
 import type { Node, Tree } from 'web-tree-sitter';
 import { type AppInput, type OptionSource, type ParameterInput, UNCHECKED } from '../appconfig/input';
-import { bindingsOf, type FalBindings, IMPORT_STATEMENTS, importsFal, isFalName } from './bindings';
+import { bindingsOf, type FalBindings, importsFal, isFalName, moduleStatements } from './bindings';
 import { type Range, rangeOf } from './range';
 import { evaluate, type ValueNode } from './values';
 
@@ -63,19 +63,28 @@ export interface ExtractedFile {
   apps: ExtractedApp[];
 }
 
-export function extractApps(tree: Tree): ExtractedFile {
-  // One walk finds both the imports and the classes: every walk visits every node of the tree,
-  // and a second one cost a fifth of the extraction on a 5,000-line file (npm run bench).
-  const found = tree.rootNode.descendantsOfType([...IMPORT_STATEMENTS, 'class_definition']);
-  const fal = bindingsOf(found);
+/**
+ * Offers an app read from an earlier version of the text for a class at this range, so an edit
+ * elsewhere does not read it again (the language server passes one; see check.ts).
+ */
+export type ReuseApp = (range: Range, fal: FalBindings) => ExtractedApp | undefined;
+
+export function extractApps(tree: Tree, reuse?: ReuseApp): ExtractedFile {
+  const statements = [...moduleStatements(tree.rootNode)];
+  const fal = bindingsOf(statements);
   if (!importsFal(fal)) return { importsFal: false, fal, apps: [] };
   const apps: ExtractedApp[] = [];
-  for (const definition of found) {
-    if (definition?.type !== 'class_definition') continue;
-    const app = readApp(definition, fal);
+  for (const definition of statements) {
+    if (definition.type !== 'class_definition') continue;
+    const app = reuse?.(rangeOf(outerDefinition(definition)), fal) ?? readApp(definition, fal);
     if (app) apps.push(app);
   }
   return { importsFal: true, fal, apps };
+}
+
+/** The class with its decorators, the extent an app's range covers. */
+function outerDefinition(definition: Node): Node {
+  return definition.parent?.type === 'decorated_definition' ? definition.parent : definition;
 }
 
 function readApp(definition: Node, fal: FalBindings): ExtractedApp | undefined {
@@ -101,7 +110,7 @@ function readApp(definition: Node, fal: FalBindings): ExtractedApp | undefined {
     readStatement(statement, fal, options, endpoints, methods);
   }
 
-  const outer = definition.parent?.type === 'decorated_definition' ? definition.parent : definition;
+  const outer = outerDefinition(definition);
   const firstStatement = body?.namedChildren.find((child) => child.type !== 'comment') ?? body;
   const bodyStart = firstStatement ? rangeOf(firstStatement).start : rangeOf(definition).end;
   return {

@@ -6,3 +6,4 @@ export * from './parser';
 export * from './range';
 export * from './values';
 export * from './check';
+export * from './shift';

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from './files';
 
@@ -58,7 +58,22 @@ function run(command: string, args: string[], onLine?: (line: string) => void, s
 
 const PROBE = 'import json, sys; print(json.dumps({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3]}))';
 
+/**
+ * Probes are remembered per interpreter while its file is unchanged: starting Python to ask its
+ * version is a third of a small app's deploy time.
+ */
+const probes = new Map<string, { info: PythonInfo; mtimeMs: number }>();
+
 export async function probePython(requested: string): Promise<PythonInfo> {
+  const known = probes.get(requested);
+  if (known && statSync(known.info.executable, { throwIfNoEntry: false })?.mtimeMs === known.mtimeMs) return known.info;
+  const info = await probeOnce(requested);
+  const stat = statSync(info.executable, { throwIfNoEntry: false });
+  if (stat) probes.set(requested, { info, mtimeMs: stat.mtimeMs });
+  return info;
+}
+
+async function probeOnce(requested: string): Promise<PythonInfo> {
   let result: RunResult;
   try {
     result = await run(requested, ['-c', PROBE]);

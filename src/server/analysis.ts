@@ -5,15 +5,15 @@
  */
 import { Edit, type Parser, type Tree } from 'web-tree-sitter';
 import { TextDocument, type TextDocumentContentChangeEvent } from 'vscode-languageserver-textdocument';
-import { type CheckedFile, checkTree } from '../pyparse';
+import { type CheckedFile, checkTree, type LineEdit } from '../pyparse';
 
 export interface Analysis extends CheckedFile {
   document: TextDocument;
   tree: Tree;
 }
 
-export function analyse(document: TextDocument, tree: Tree): Analysis {
-  return { document, tree, ...checkTree(tree) };
+export function analyse(document: TextDocument, tree: Tree, previous?: { checked: CheckedFile; edit: LineEdit }): Analysis {
+  return { document, tree, ...checkTree(tree, previous) };
 }
 
 /** The end point of `text` inserted at `start`, in rows and UTF-16 columns. */
@@ -65,7 +65,14 @@ export class AnalysisCache {
     }
     const next = this.parse(document.getText(), tree);
     tree?.delete();
-    return this.store(document, next);
+    // One edit (what typing makes) lets untouched apps be reused; anything else reads afresh.
+    const [only] = changes;
+    const edit = changes.length === 1 && only && 'range' in only ? {
+      startLine: only.range.start.line,
+      oldEndLine: only.range.end.line,
+      newEndLine: only.range.start.line + (only.text.match(/\r\n|\r|\n/g)?.length ?? 0),
+    } : undefined;
+    return this.store(document, next, edit && { checked: previous, edit });
   }
 
   close(uri: string): void {
@@ -80,8 +87,8 @@ export class AnalysisCache {
     return tree;
   }
 
-  private store(document: TextDocument, tree: Tree): Analysis {
-    const analysis = analyse(document, tree);
+  private store(document: TextDocument, tree: Tree, previous?: { checked: CheckedFile; edit: LineEdit }): Analysis {
+    const analysis = analyse(document, tree, previous);
     this.entries.set(document.uri, analysis);
     return analysis;
   }
