@@ -180,6 +180,9 @@ export class Deployer {
         try {
           enter('setup', `runner ${runner.id} (pid ${runner.pid}) is running setup()`);
           await this.awaitReady(runner, config.startupTimeout ?? DEFAULT_SETUP_TIMEOUT_S, controller.signal, this.deps.store.sourceDir(appName, revisionNumber));
+          // setup()'s last lines were written before the ready frame, but may be read just after
+          // it in the same turn of the event loop: let that turn finish before the stream moves on.
+          await new Promise((resolve) => setImmediate(resolve));
           const health = config.endpoints.find((endpoint) => endpoint.isHealth);
           if (health) {
             enter('health', `calling ${health.path}`);
