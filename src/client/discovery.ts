@@ -3,9 +3,9 @@
  * daemon) points at any runtime, local or remote; otherwise the runtime.json that a running
  * runtime keeps in its data directory, trusted only while the process it names is alive.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { defaultDataDir, runtimeInfoPath } from '../shared/dataDir';
+import { defaultDataDir, liveRuntimeInfo } from '../shared/dataDir';
+export { isProcessAlive, liveRuntimeInfo, readRuntimeInfo } from '../shared/dataDir';
 import type { RuntimeInfo } from '../shared/api';
 import { RuntimeConfigError } from './errors';
 
@@ -21,35 +21,6 @@ export interface RuntimeLocation {
 /** `--data-dir` when given, else KILN_HOME, else the platform's data directory. */
 export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return flag ? path.resolve(flag) : defaultDataDir(env);
-}
-
-/** runtime.json's content, or undefined when it is missing or not a runtime's (a half-written file reads as missing). */
-export function readRuntimeInfo(dataDir: string): RuntimeInfo | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(runtimeInfoPath(dataDir), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  const info = parsed as Partial<RuntimeInfo> | null;
-  if (!info || typeof info.url !== 'string' || typeof info.token !== 'string' || !Number.isInteger(info.pid)) return undefined;
-  return info as RuntimeInfo;
-}
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else, so it is alive.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** runtime.json's content when the process it names is alive; a stale file reads as no runtime. */
-export function liveRuntimeInfo(dataDir: string): RuntimeInfo | undefined {
-  const info = readRuntimeInfo(dataDir);
-  return info && isProcessAlive(info.pid) ? info : undefined;
 }
 
 /**

@@ -3,12 +3,12 @@
  * start against a live one prints that one's URL and leaves it be.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { HealthResponse, RuntimeInfo } from '../shared/api';
-import { defaultDataDir, runtimeInfoPath } from '../shared/dataDir';
+import { defaultDataDir, liveRuntimeInfo, readRuntimeInfo, runtimeInfoPath } from '../shared/dataDir';
 import { AppManager } from './apps';
 import { Deployer } from './deploy';
 import { EnvironmentStore, probePython, type PythonInfo } from './environments';
@@ -80,26 +80,10 @@ function readOptions() {
   };
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The runtime already serving this data directory, if one is alive and answering. */
 async function liveRuntime(dataDir: string): Promise<RuntimeInfo | undefined> {
-  const file = runtimeInfoPath(dataDir);
-  if (!existsSync(file)) return undefined;
-  let info: RuntimeInfo;
-  try {
-    info = JSON.parse(readFileSync(file, 'utf8')) as RuntimeInfo;
-  } catch {
-    return undefined;
-  }
-  if (!processAlive(info.pid)) return undefined;
+  const info = liveRuntimeInfo(dataDir);
+  if (!info) return undefined;
   try {
     const response = await fetch(`${info.url}/v1/health`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(3000) });
     return response.ok ? info : undefined;
@@ -164,12 +148,8 @@ async function main(): Promise<void> {
     await apps.stopAll();
     await server.close();
     logs.close();
-    const info = runtimeInfoPath(options.dataDir);
-    try {
-      if ((JSON.parse(readFileSync(info, 'utf8')) as RuntimeInfo).pid === process.pid) rmSync(info, { force: true });
-    } catch {
-      // Another runtime's file, or none: leave it.
-    }
+    // Only our own file: another runtime may have taken the data directory since.
+    if (readRuntimeInfo(options.dataDir)?.pid === process.pid) rmSync(runtimeInfoPath(options.dataDir), { force: true });
     process.exit(0);
   };
   const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, health, shutdown: () => void shutdown() });

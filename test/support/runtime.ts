@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { collectSources, KilnClient } from '../../src/client';
+export { isProcessAlive as processAlive } from '../../src/shared/dataDir';
 import type { AppDetail, DeployEvent, DeployRequest, RuntimeInfo } from '../../src/shared/api';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -121,13 +122,4 @@ export async function deployOk(client: KilnClient, file: string, request: Partia
   const result = await deployFile(client, file, request);
   if (!result.app) throw new Error(`deploy of ${file} failed: ${JSON.stringify(result.failure, null, 2)}`);
   return result.app;
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
