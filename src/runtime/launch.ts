@@ -8,7 +8,7 @@ import type { AppConfig } from '../appconfig';
 import type { Placement } from './gpu';
 import type { LogStore } from './logs';
 import { Runner, type RunnerBackend, type RunnerLaunch, RunnerStartError } from './runner';
-import { sandboxed } from './sandbox';
+import { SANDBOX_TMP, sandboxed } from './sandbox';
 import type { SecretStore } from './secrets';
 import type { RevisionRecord } from './store';
 import type { VolumeStore } from './volumes';
@@ -85,7 +85,11 @@ export class RunnerLauncher {
 
   private wrap(launch: RunnerLaunch, readOnly: string[], writable: string[], mounts: { source: string; target: string }[]): RunnerLaunch {
     if (!this.options.sandbox) return launch;
-    return sandboxed(launch, { hide: [this.options.dataDir], readOnly, writable, mounts });
+    // The sandbox's /tmp is private: whatever the worker runs from under the host's /tmp (the
+    // harness of a checkout there, an interpreter's prefix) is bound back in, read-only.
+    const underTmp = [this.options.harnessDir, path.dirname(path.dirname(launch.command))]
+      .filter((folder) => folder.startsWith(`${SANDBOX_TMP}/`));
+    return sandboxed(launch, { hide: [this.options.dataDir], readOnly: [...underTmp, ...readOnly], writable, mounts });
   }
 
   /** Starts a serving worker for a revision; the pool watches it from here. */

@@ -22,6 +22,9 @@ export interface SandboxPlan {
 /** Kernel views and scratch space get their own mounts instead of the host's. */
 const SPECIAL = new Set(['proc', 'dev', 'sys', 'tmp']);
 
+/** The runner's private scratch folder, a fresh tmpfs over the host's. */
+export const SANDBOX_TMP = '/tmp';
+
 export function bubblewrapUsable(): Promise<boolean> {
   return new Promise((resolve) => {
     if (process.platform !== 'linux') {
@@ -43,7 +46,7 @@ function rootArgs(): string[] {
     else if (stat.isDirectory()) args.push('--bind', full, full);
     else args.push('--ro-bind', full, full);
   }
-  return [...args, '--dev-bind', '/dev', '/dev', '--proc', '/proc', '--ro-bind', '/sys', '/sys', '--tmpfs', '/tmp'];
+  return [...args, '--dev-bind', '/dev', '/dev', '--proc', '/proc', '--ro-bind', '/sys', '/sys', '--tmpfs', SANDBOX_TMP];
 }
 
 export function sandboxed(launch: RunnerLaunch, plan: SandboxPlan): RunnerLaunch {

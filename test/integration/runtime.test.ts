@@ -2,7 +2,8 @@
  * The runtime end to end: real `node dist/runtime.js`, real Python workers, real HTTP.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KilnApiError, KilnClient } from '../../src/client';
@@ -269,8 +270,7 @@ describe('the service', () => {
   });
 
   it('keeps its token in a file only its user can read', () => {
-    const mode = readFileSync(path.join(runtime.dataDir, 'runtime.json')) && (require('node:fs') as typeof import('node:fs')).statSync(path.join(runtime.dataDir, 'runtime.json')).mode & 0o777;
-    assert.equal(mode, 0o600);
+    assert.equal(statSync(path.join(runtime.dataDir, 'runtime.json')).mode & 0o777, 0o600);
   });
 
   it('reports its version, URL, data directory, GPUs and Python', async () => {
@@ -332,5 +332,24 @@ describe('apps that need Debian\'s Python packages', () => {
     const result = await deployFile(runtime.client, path.join(EXAMPLES, 'hello.py'), { python: '/no/such/python' });
     assert.equal(result.failure?.step, 'validate');
     assert.match(result.failure!.error.message, /Python interpreter "\/no\/such\/python" was not found/);
+  });
+});
+
+describe('a runtime installed under /tmp, which runners see as a private folder', () => {
+  let runtime: TestRuntime;
+  let install: string;
+  before(async () => {
+    install = mkdtempSync(path.join(os.tmpdir(), 'kiln-install-'));
+    cpSync(path.resolve(__dirname, '..', '..', 'dist'), install, { recursive: true });
+    runtime = await startRuntime({ script: path.join(install, 'runtime.js') });
+  });
+  after(async () => {
+    await runtime.dispose();
+    rmSync(install, { recursive: true, force: true });
+  });
+
+  it('still gives its workers the harness', async () => {
+    await deployOk(runtime.client, path.join(EXAMPLES, 'hello.py'));
+    assert.equal((await runtime.client.invoke('hello', '/greet', {})).status, 200);
   });
 });

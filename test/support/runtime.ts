@@ -33,6 +33,8 @@ export interface TestRuntime {
 
 export interface StartOptions {
   dataDir?: string;
+  /** The runtime bundle to start; by default the checkout's dist/runtime.js. */
+  script?: string;
   args?: string[];
   env?: NodeJS.ProcessEnv;
 }
@@ -52,7 +54,7 @@ export { until as waitFor };
 export async function startRuntime(options: StartOptions = {}): Promise<TestRuntime> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'kiln-test-'));
   let output = '';
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'runtime.js'), '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [options.script ?? path.join(ROOT, 'dist', 'runtime.js'), '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
