@@ -3,6 +3,7 @@
  * a redeploy, scale settings, cost, and the checks a request passes before a runner sees it.
  */
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import type { AppConfig } from '../appconfig';
 import { optionValueSchemas } from '../appconfig';
 import type { AppDetail, AppState, AppSummary, EndpointInfo, ScaleRequest, ScaleSettings } from '../shared/api';
@@ -211,12 +212,17 @@ export class AppManager {
     return this.detail(name);
   }
 
+  /**
+   * Stops the app's runners and removes its revisions, files and logs. Volumes stay: they are
+   * storage of their own, which other apps (or the next deploy of this one) may mount.
+   */
   async delete(name: string): Promise<void> {
     const serving = this.serving(name);
     this.apps.delete(name);
     await Promise.all([serving.live.stopAll(5_000), ...[...serving.draining].map((pool) => pool.stopAll(5_000))]);
     this.deps.store.deleteApp(name);
-    this.deps.logs.append({ app: name, revision: serving.record.revision, runner: null, stream: 'system', text: `App ${name} deleted.` });
+    rmSync(this.deps.launcher.filesDirOf(name), { recursive: true, force: true });
+    this.deps.logs.delete(name);
   }
 
   async stopAll(): Promise<void> {

@@ -100,11 +100,13 @@ describe('deploy, invoke, logs, redeploy, delete', () => {
     await waitFor('the old runner to stop', () => (processAlive(oldRunner.pid!) ? undefined : true));
   });
 
-  it('deletes an app: its runners stop and it no longer answers', async () => {
+  it('deletes an app: its runners stop, its revisions and logs go, and it no longer answers', async () => {
     const app = await runtime.client.getApp('hello');
     const pids = app.runnerDetails.map((runner) => runner.pid!);
     await runtime.client.deleteApp('hello');
     assert.ok(pids.every((pid) => !processAlive(pid)), 'runner processes are gone');
+    assert.equal(existsSync(path.join(runtime.dataDir, 'apps', 'hello')), false);
+    assert.deepEqual(await runtime.client.logs('hello', {}), []);
     assert.deepEqual(await runtime.client.listApps(), []);
     assert.equal((await runtime.client.invoke('hello', '/greet', {})).status, 404);
     await assert.rejects(runtime.client.getApp('hello'), (error: KilnApiError) => error.status === 404);
