@@ -8,7 +8,7 @@ import type { AppConfig } from '../appconfig';
 import type { Placement } from './gpu';
 import type { LogStore } from './logs';
 import { Runner, type RunnerBackend, type RunnerLaunch, RunnerStartError } from './runner';
-import { SANDBOX_TMP, sandboxed } from './sandbox';
+import { mountPointPossible, SANDBOX_TMP, sandboxed } from './sandbox';
 import type { SecretStore } from './secrets';
 import type { RevisionRecord } from './store';
 import type { VolumeStore } from './volumes';
@@ -64,7 +64,13 @@ export class RunnerLauncher {
   /** Volume mounts for the sandbox; without one, a symlink at the mount path when that can be made. */
   prepareMounts(config: AppConfig): { mounts: { source: string; target: string }[]; warnings: string[] } {
     const mounts = config.volumes.map((volume) => ({ source: this.options.volumes.ensure(volume.volume), target: volume.mountPath }));
-    if (this.options.sandbox) return { mounts, warnings: [] };
+    if (this.options.sandbox) {
+      const impossible = mounts.find((mount) => !mountPointPossible(mount.target));
+      if (impossible) {
+        throw new RunnerStartError(`Volume mount ${impossible.target} lies inside a folder that exists on this host, which runners see read-only, and ${impossible.target} itself does not exist. Mount the volume at a new top-level path such as /models, or create ${impossible.target} on the host.`, 'volumes', null);
+      }
+      return { mounts, warnings: [] };
+    }
     const warnings: string[] = [];
     for (const mount of mounts) {
       const stat = lstatSync(mount.target, { throwIfNoEntry: false });

@@ -1,11 +1,13 @@
 /**
- * Runners on Linux with bubblewrap: the host's file system as it is, except that the runtime's
- * data directory (secrets key included) is hidden, /tmp is private, and each volume is mounted
- * at the path the app declared. The root is a fresh tmpfs with the host's top-level folders
- * bound into it, so a mount point such as /models can be made without touching the host.
+ * Runners on Linux with bubblewrap. The host's file system is visible read-only; the runtime's
+ * data directory (secrets key included) is hidden; /tmp is private; each volume is mounted,
+ * writable, at the path the app declared; the files the app saves go to its own folder. The
+ * runner gets its own process namespace, so /proc shows no other process (and no other
+ * process's view of the file system). The root is a fresh tmpfs with the host's top-level
+ * folders bound into it, so a mount point such as /models can be made without touching the host.
  */
 import { execFile } from 'node:child_process';
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { RunnerLaunch } from './runner';
 
 export interface SandboxPlan {
@@ -25,6 +27,18 @@ const SPECIAL = new Set(['proc', 'dev', 'sys', 'tmp']);
 /** The runner's private scratch folder, a fresh tmpfs over the host's. */
 export const SANDBOX_TMP = '/tmp';
 
+/** Where libraries cache downloads in a runner, the home folder being read-only there. */
+export const SANDBOX_CACHE = `${SANDBOX_TMP}/cache`;
+
+/**
+ * Whether bubblewrap can make `target` a mount point: a path whose top-level folder is new to
+ * the host lives on the sandbox's own root; one inside an existing host folder must exist.
+ */
+export function mountPointPossible(target: string): boolean {
+  const topLevel = target.split('/')[1]!;
+  return `/${topLevel}` === SANDBOX_TMP || !existsSync(`/${topLevel}`) || existsSync(target);
+}
+
 export function bubblewrapUsable(): Promise<boolean> {
   return new Promise((resolve) => {
     if (process.platform !== 'linux') {
@@ -43,18 +57,18 @@ function rootArgs(): string[] {
     const stat = lstatSync(full, { throwIfNoEntry: false });
     if (!stat) continue;
     if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(full), full);
-    else if (stat.isDirectory()) args.push('--bind', full, full);
     else args.push('--ro-bind', full, full);
   }
   return [...args, '--dev-bind', '/dev', '/dev', '--proc', '/proc', '--ro-bind', '/sys', '/sys', '--tmpfs', SANDBOX_TMP];
 }
 
 export function sandboxed(launch: RunnerLaunch, plan: SandboxPlan): RunnerLaunch {
-  const args = ['--die-with-parent', ...rootArgs()];
+  const args = ['--die-with-parent', '--unshare-pid', '--new-session', ...rootArgs()];
   for (const folder of plan.hide) args.push('--tmpfs', folder);
   for (const folder of plan.readOnly) args.push('--ro-bind', folder, folder);
   for (const folder of plan.writable) args.push('--bind', folder, folder);
   for (const mount of plan.mounts) args.push('--bind', mount.source, mount.target);
   args.push('--chdir', launch.cwd, '--', launch.command, ...launch.args);
-  return { ...launch, command: 'bwrap', args };
+  // Caches go to the private /tmp unless the app says where: the home folder is read-only here.
+  return { ...launch, command: 'bwrap', args, env: { XDG_CACHE_HOME: SANDBOX_CACHE, ...launch.env } };
 }

@@ -4,10 +4,11 @@
  * apps save. Every error answers `{"detail": ...}` without a stack trace.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { MACHINE_TYPES } from '../appconfig';
+import { APP_NAME_PATTERN, MACHINE_TYPES } from '../appconfig';
 import { type DeployEvent, type DeployRequest, type HealthResponse, INVOKE_HEADERS, type LogQuery, type ScaleRequest } from '../shared/api';
 import { type AppManager, HttpError } from './apps';
 import type { Deployer } from './deploy';
@@ -313,11 +314,17 @@ function registerInvocation(server: FastifyInstance, deps: ServerDeps): void {
 
   server.get<{ Params: { app: string; file: string } }>('/files/:app/:file', async (request, reply) => {
     const { app, file } = request.params;
-    if (file.includes('/') || file.startsWith('.') || app.includes('/') || app.startsWith('.')) throw new HttpError(404, 'No such file.');
+    // Unauthenticated, so only a plain file an app saved: no other folder, no link out of it.
+    if (!APP_NAME_PATTERN.test(app) || !/^[\w.-]+$/.test(file) || file.startsWith('.')) throw new HttpError(404, 'No such file.');
     const full = path.join(deps.filesDir, app, file);
-    if (!existsSync(full) || !statSync(full).isFile()) throw new HttpError(404, 'No such file.');
+    // O_NOFOLLOW: a link, even one swapped in at this moment, is never followed.
+    const handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+    if (!handle || !(await handle.stat()).isFile()) {
+      await handle?.close();
+      throw new HttpError(404, 'No such file.');
+    }
     reply.header('content-type', CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
     reply.header('cache-control', 'private, max-age=31536000, immutable');
-    return reply.send(createReadStream(full));
+    return reply.send(handle.createReadStream());
   });
 }

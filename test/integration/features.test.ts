@@ -53,6 +53,25 @@ describe('env and secrets', () => {
     assert.equal(await exists(path.join(runtime.dataDir, 'secrets.json')), false);
     assert.equal(await exists(path.join(runtime.dataDir, 'runtime.json')), false);
     assert.equal(await exists(path.join(runtime.dataDir, 'apps', 'probe', 'revisions', String(app.revision), 'src', 'probe.py')), true, 'its own source stays visible');
+    // Nor through another process's view of the file system: runners have a process namespace of their own.
+    assert.equal(await exists(`/proc/${runtime.child.pid}/root${runtime.dataDir}/secrets.key`), false);
+    const { pids } = (await runtime.client.invoke('probe', '/processes', {})).body as { pids: number[] };
+    assert.ok(!pids.includes(runtime.child.pid!), `the runtime's process is not visible: ${pids.join(', ')}`);
+  });
+
+  it('serves only plain files an app saved, never a link out of its folder', async () => {
+    await runtime.client.invoke('probe', '/link', { target: path.join(runtime.dataDir, 'runtime.json'), name: 'leak.json' });
+    const response = await fetch(`${runtime.info.url}/files/probe/leak.json`);
+    assert.equal(response.status, 404);
+    assert.ok(!(await response.text()).includes(runtime.info.token));
+    assert.equal((await fetch(`${runtime.info.url}/files/probe/..%2F..%2Fruntime.json`)).status, 404);
+  });
+
+  it('keeps the host read-only for runners, but for their volumes and /tmp', async () => {
+    const write = async (file: string) => (await runtime.client.invoke('probe', '/write', { path: file })).body as { written: boolean; error?: string };
+    const outside = path.join(path.resolve(__dirname, '..', '..'), 'package.json');
+    assert.deepEqual(await write(outside), { written: false, error: 'Read-only file system' });
+    assert.deepEqual(await write('/tmp/scratch.txt'), { written: true });
   });
 });
 
