@@ -49,10 +49,25 @@ export function formatDetail(detail: unknown): string {
 /** Nothing answered at the URL: the runtime is not running, or the URL is wrong. */
 export class RuntimeUnreachableError extends Error {
   override readonly name = 'RuntimeUnreachableError';
+  /**
+   * True when the connection was refused, so the request never reached a runtime and sending it
+   * again is safe; false when it broke later, when a deploy or invoke may already be under way.
+   */
+  readonly neverSent: boolean;
 
   constructor(readonly url: string, options?: { cause?: unknown }) {
     super(`no Kiln runtime at ${displayUrl(url)}: start one with \`kiln runtime start\``, options);
+    this.neverSent = causeCodes(options?.cause).includes('ECONNREFUSED');
   }
+}
+
+/** The error codes along a cause chain (fetch wraps the socket's error in its own). */
+function causeCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let current = error as { code?: unknown; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+    if (typeof current.code === 'string') codes.push(current.code);
+  }
+  return codes;
 }
 
 /** No runtime.json with a live process in the data directory, and no KILN_URL. */

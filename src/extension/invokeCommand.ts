@@ -24,11 +24,34 @@ export class ResponseDocuments implements vscode.TextDocumentContentProvider {
   async show(app: string, path: string, text: string): Promise<vscode.TextDocument> {
     const uri = vscode.Uri.from({ scheme: RESPONSE_SCHEME, path: `/${app}${path === '/' ? '' : path}.jsonc` });
     this.texts.set(uri.toString(), text);
+    const updated = this.updated(uri, text);
     this.changed.fire(uri);
+    await updated;
     const document = await vscode.workspace.openTextDocument(uri);
     await vscode.languages.setTextDocumentLanguage(document, 'jsonc');
     await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true, preview: true });
     return document;
+  }
+
+  /**
+   * Settles once an open document at `uri` reads `text`. VS Code asks for new content after a
+   * change event, later; until then openTextDocument gives the open document with the last response.
+   */
+  private updated(uri: vscode.Uri, text: string): Promise<void> {
+    const open = vscode.workspace.textDocuments.find((document) => document.uri.toString() === uri.toString());
+    if (!open || open.getText() === text) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        listener.dispose();
+        clearTimeout(timer);
+        resolve();
+      };
+      const listener = vscode.workspace.onDidChangeTextDocument(({ document }) => {
+        if (document.uri.toString() === uri.toString() && document.getText() === text) done();
+      });
+      // A document VS Code closed meanwhile is read afresh by openTextDocument.
+      const timer = setTimeout(done, 5_000);
+    });
   }
 
   dispose(): void {

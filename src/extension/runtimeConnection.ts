@@ -23,12 +23,16 @@ export class RuntimeConnection {
     return this.connecting;
   }
 
-  /** Runs `call` against the runtime; when the runtime went away meanwhile, finds or starts it again once. */
+  /**
+   * Runs `call` against the runtime. When the runtime went away meanwhile and the call never
+   * reached it, finds or starts a runtime and sends the call once more; a call that may have
+   * reached it (a deploy whose stream broke) is not repeated.
+   */
   async run<T>(call: (client: KilnClient) => Promise<T>): Promise<T> {
     try {
       return await call(await this.client());
     } catch (error) {
-      if (!(error instanceof RuntimeUnreachableError)) throw error;
+      if (!(error instanceof RuntimeUnreachableError) || !error.neverSent) throw error;
       this.connecting = undefined;
       this.output.warn(`The runtime stopped answering (${error.message}); finding or starting it again.`);
       return call(await this.client());

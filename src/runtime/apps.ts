@@ -51,6 +51,18 @@ export interface AppManagerDeps {
   metrics: Metrics;
   cpuRunnerLimit: number;
   publicUrl(): string;
+  /** Takes secret values out of text that leaves the runtime. */
+  redact(text: string): string;
+}
+
+/** Error details reach callers, queue files and the logs: no secret value may ride along. */
+function redactDetail(detail: unknown, redact: (text: string) => string): unknown {
+  if (typeof detail === 'string') return redact(detail);
+  if (Array.isArray(detail)) return detail.map((item) => redactDetail(item, redact));
+  if (detail && typeof detail === 'object') {
+    return Object.fromEntries(Object.entries(detail).map(([key, value]) => [key, redactDetail(value, redact)]));
+  }
+  return detail;
 }
 
 export class AppManager {
@@ -110,6 +122,11 @@ export class AppManager {
     void previous.live.drain(DRAIN_GRACE_MS).finally(() => serving.draining.delete(previous.live));
   }
 
+  /** The pool serving an app now, if it is deployed (a deploy of a new revision may need its GPUs). */
+  livePool(name: string): RevisionPool | undefined {
+    return this.apps.get(name)?.live;
+  }
+
   beginDeploy(name: string): void {
     if (this.deploying.has(name)) throw new HttpError(409, `App "${name}" is already being deployed; wait for that deploy to finish or cancel it.`);
     this.deploying.add(name);
@@ -155,9 +172,10 @@ export class AppManager {
         path,
         input: input as Record<string, unknown>,
         enqueuedAt: Date.now(),
-        settle: (result) => {
+        settle: (outcome) => {
           this.requestPools.delete(requestId);
-          resolve(result);
+          const { result } = outcome;
+          resolve(result.ok ? outcome : { ...outcome, result: { ...result, detail: redactDetail(result.detail, this.deps.redact) } });
         },
         ...(options.onStart ? { onStart: options.onStart } : {}),
       };
@@ -218,6 +236,7 @@ export class AppManager {
    */
   async delete(name: string): Promise<void> {
     const serving = this.serving(name);
+    if (this.deploying.has(name)) throw new HttpError(409, `App "${name}" is being deployed; cancel that deploy or let it finish, then delete the app.`);
     this.apps.delete(name);
     await Promise.all([serving.live.stopAll(5_000), ...[...serving.draining].map((pool) => pool.stopAll(5_000))]);
     this.deps.store.deleteApp(name);

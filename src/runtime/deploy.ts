@@ -24,19 +24,18 @@ import { type AppManager, HttpError, scaleOf } from './apps';
 import { type EnvironmentStore, probePython } from './environments';
 import { InspectError, type RunnerLauncher } from './launch';
 import type { LogStore } from './logs';
-import type { InvokeOutcome, RevisionPool } from './pool';
+import { DEFAULT_STARTUP_TIMEOUT_S, type InvokeOutcome, type RevisionPool } from './pool';
 import { type Runner, RunnerStartError } from './runner';
 import type { RevisionRecord, StateStore } from './store';
 import type { InspectedApp, SourceError } from './workerProtocol';
 
 /** Uploads larger than this are not app source. */
 const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
-/** How long setup may take when the app sets no startup_timeout. */
-const DEFAULT_SETUP_TIMEOUT_S = 1800;
 const HEALTH_TIMEOUT_MS = 30_000;
 
 export class DeployFailure extends Error {
-  constructor(readonly step: DeployStep, readonly error: DeployError) {
+  /** The HTTP status a caller that waits for the end of the deploy is answered with. */
+  constructor(readonly step: DeployStep, readonly error: DeployError, readonly status = 422) {
     super(error.message);
   }
 }
@@ -99,12 +98,19 @@ export class Deployer {
     return controller !== undefined;
   }
 
-  async deploy(request: DeployRequest, emit: (event: DeployEvent) => void): Promise<void> {
+  /** Runs a deploy to its end, streaming its events; resolves with the HTTP status its outcome maps to. */
+  async deploy(request: DeployRequest, emit: (event: DeployEvent) => void): Promise<number> {
     const deployId = randomUUID();
     const controller = new AbortController();
     this.running.set(deployId, controller);
     const staging = path.join(this.deps.stagingDir, deployId);
     let appName: string | null = null;
+    /** Whether this deploy holds the app's deploy lock, so only its owner lets it go. */
+    let locked = false;
+    const unlock = () => {
+      if (locked && appName) this.deps.apps.endDeploy(appName);
+      locked = false;
+    };
     let step: DeployStep = 'validate';
     const enter = (next: DeployStep, message: string) => {
       step = next;
@@ -123,6 +129,7 @@ export class Deployer {
       appName = request.name ?? statically.validation.settings.name;
       this.checkName(appName, request.name !== undefined);
       this.deps.apps.beginDeploy(appName);
+      locked = true;
       emit({ type: 'step', step, message: `app ${appName}, class ${statically.app.className}, Python ${python.version}` });
 
       enter('environment', statically.validation.settings.requirements.length
@@ -146,7 +153,6 @@ export class Deployer {
       const { warnings } = this.deps.launcher.prepareMounts(config);
       warnings.forEach((message) => emit({ type: 'warning', message }));
 
-      const existing = this.deps.store.loadApp(appName);
       const revisionNumber = this.deps.store.reserveRevision(appName);
       const revision: RevisionRecord = {
         app: appName,
@@ -162,24 +168,20 @@ export class Deployer {
       };
       cpSync(sourceDir, this.deps.store.sourceDir(appName, revisionNumber), { recursive: true });
       this.deps.store.saveRevision(revision);
-      const overrides = request.resetScale ? {} : existing?.scaleOverrides ?? {};
-      const pool = this.deps.apps.createPool(revision, scaleOf(config, overrides));
+      const overridesNow = () => (request.resetScale ? {} : this.deps.store.loadApp(appName!)?.scaleOverrides ?? {});
+      const pool = this.deps.apps.createPool(revision, scaleOf(config, overridesNow()));
+      /** Set when the running revision gave up its GPUs for this one: lets it start runners again. */
+      let resumeOld: (() => void) | undefined;
       try {
         enter('starting-runner', `starting a runner of revision ${revisionNumber}`);
-        const runner = (() => {
-          try {
-            return pool.startOne();
-          } catch (error) {
-            throw new DeployFailure('starting-runner', { message: (error as Error).message });
-          }
-        })();
+        const runner = await this.startFirstRunner(pool, appName, emit, (resume) => { resumeOld = resume; });
         if (runner.options.cpuFallback) emit({ type: 'warning', message: `No GPU for ${config.machineTypes.join(' or ')} on this host: the app runs on CPU.` });
         const unfollow = this.deps.logs.follow(appName, { runner: runner.id }, (record) => {
           if (record.stream !== 'system') emit({ type: 'log', step, text: record.text });
         });
         try {
           enter('setup', `runner ${runner.id} (pid ${runner.pid}) is running setup()`);
-          await this.awaitReady(runner, config.startupTimeout ?? DEFAULT_SETUP_TIMEOUT_S, controller.signal, this.deps.store.sourceDir(appName, revisionNumber));
+          await this.awaitReady(runner, config.startupTimeout ?? DEFAULT_STARTUP_TIMEOUT_S, controller.signal, this.deps.store.sourceDir(appName, revisionNumber));
           // setup()'s last lines were written before the ready frame, but may be read just after
           // it in the same turn of the event loop: let that turn finish before the stream moves on.
           await new Promise((resolve) => setImmediate(resolve));
@@ -192,15 +194,19 @@ export class Deployer {
           unfollow();
         }
         enter('live', `revision ${revisionNumber} is serving`);
+        // Read the record again: `kiln scale` and the meter may have changed it during the deploy.
+        const latest = this.deps.store.loadApp(appName);
+        const overrides = overridesNow();
+        pool.setScale(scaleOf(config, overrides));
         const now = new Date().toISOString();
         const record = {
           name: appName,
           revision: revisionNumber,
           lastRevision: revisionNumber,
-          createdAt: existing?.createdAt ?? now,
+          createdAt: latest?.createdAt ?? now,
           updatedAt: now,
           scaleOverrides: overrides,
-          costUsd: existing?.costUsd ?? 0,
+          costUsd: latest?.costUsd ?? 0,
         };
         this.deps.store.saveApp(record);
         this.deps.apps.serve(record, pool, warnings);
@@ -208,31 +214,56 @@ export class Deployer {
       } catch (error) {
         await pool.stopAll(0);
         this.deps.store.discardRevision(appName, revisionNumber);
+        resumeOld?.();
         throw error;
       }
-      this.deps.apps.endDeploy(appName);
+      unlock();
       emit({ type: 'done', app: this.deps.apps.detail(appName) });
+      return 200;
     } catch (error) {
       const failure = error instanceof DeployFailure ? error
-        : error instanceof HttpError ? new DeployFailure(step, { message: String(error.detail) })
+        : error instanceof HttpError ? new DeployFailure(step, { message: String(error.detail) }, error.status)
           : new DeployFailure(step, { message: (error as Error).message });
       if (appName) {
         this.deps.logs.append({ app: appName, revision: 0, runner: null, stream: 'system', level: 'error',
           text: `Deploy failed at ${failure.step}: ${failure.error.message}${failure.error.file ? ` (${failure.error.file}:${failure.error.line ?? '?'})` : ''}` });
       }
       emit({ type: 'failed', step: failure.step, error: failure.error });
+      return failure.status;
     } finally {
       this.running.delete(deployId);
-      if (appName) this.deps.apps.endDeploy(appName);
+      unlock();
       rmSync(staging, { recursive: true, force: true });
     }
   }
 
-  private stage(request: DeployRequest, sourceDir: string): void {
-    const files = Object.entries(request.files ?? {});
-    if (!request.entry || !(request.entry in (request.files ?? {}))) {
-      throw new DeployFailure('validate', { message: `The upload has no entry file "${request.entry}": send the app's source in files.` });
+  /**
+   * The new revision's first runner. On a host whose fitting GPUs the running revision holds
+   * (one GPU, say), a rolling deploy cannot fit: the old revision's idle runners make room, as
+   * in a recreate deploy, and come back if this deploy fails.
+   */
+  private async startFirstRunner(pool: RevisionPool, appName: string, emit: (event: DeployEvent) => void, onPaused: (resume: () => void) => void): Promise<Runner> {
+    try {
+      return pool.startOne();
+    } catch (error) {
+      const old = this.deps.apps.livePool(appName);
+      if (!(error instanceof RunnerStartError) || error.phase !== 'gpus-busy' || !old) {
+        throw new DeployFailure('starting-runner', { message: (error as Error).message });
+      }
+      onPaused(() => old.resumeStarts());
+      const freed = await old.releaseIdleGpus();
+      if (freed === 0) throw new DeployFailure('starting-runner', { message: (error as Error).message });
+      emit({ type: 'warning', message: `No free GPU for the new revision: stopped ${freed} idle runner(s) of revision ${old.revision.revision} to make room; they come back if this deploy fails.` });
+      try {
+        return pool.startOne();
+      } catch (retryError) {
+        throw new DeployFailure('starting-runner', { message: (retryError as Error).message });
+      }
     }
+  }
+
+  private stage(request: DeployRequest, sourceDir: string): void {
+    const files = Object.entries(request.files);
     const bad = files.find(([file]) => !safeRelative(file));
     if (bad) throw new DeployFailure('validate', { message: `"${bad[0]}" is not a relative path inside the app's folder.` });
     const size = files.reduce((sum, [, text]) => sum + Buffer.byteLength(text), 0);

@@ -33,25 +33,23 @@ interface RunResult {
 function run(command: string, args: string[], onLine?: (line: string) => void, signal?: AbortSignal): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], signal });
-    let stdout = '';
-    let stderr = '';
-    let partial = '';
-    const collect = (chunk: Buffer, toStdout: boolean) => {
+    const output = { stdout: '', stderr: '' };
+    // Each stream keeps its own unfinished line, so stdout and stderr never mix within a line.
+    const partial = { stdout: '', stderr: '' };
+    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const text = chunk.toString('utf8');
-      if (toStdout) stdout += text;
-      else stderr += text;
+      output[stream] += text;
       if (!onLine) return;
-      partial += text;
-      const lines = partial.split(/\r?\n/);
-      partial = lines.pop()!;
+      const lines = (partial[stream] + text).split(/\r?\n/);
+      partial[stream] = lines.pop()!;
       lines.filter((line) => line.trim()).forEach(onLine);
     };
-    child.stdout.on('data', (chunk: Buffer) => collect(chunk, true));
-    child.stderr.on('data', (chunk: Buffer) => collect(chunk, false));
+    child.stdout.on('data', collect('stdout'));
+    child.stderr.on('data', collect('stderr'));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (partial.trim()) onLine?.(partial);
-      resolve({ code, stdout, stderr });
+      for (const rest of [partial.stdout, partial.stderr]) if (rest.trim()) onLine?.(rest);
+      resolve({ code, ...output });
     });
   });
 }
@@ -101,9 +99,16 @@ export interface PreparedEnvironment {
 
 export class EnvironmentError extends Error {}
 
+interface Build {
+  result: Promise<PreparedEnvironment>;
+  controller: AbortController;
+  /** Deploys waiting for it; the build is stopped only when none is left. */
+  waiters: number;
+}
+
 export class EnvironmentStore {
   /** One build per environment at a time; concurrent deploys of the same list share it. */
-  private readonly building = new Map<string, Promise<PreparedEnvironment>>();
+  private readonly building = new Map<string, Build>();
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -120,14 +125,26 @@ export class EnvironmentStore {
     const envDir = path.join(this.dir, key);
     const interpreter = path.join(envDir, process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python');
     if (existsSync(path.join(envDir, 'kiln-env.json'))) return { python: interpreter, envDir, cached: true };
-    const inProgress = this.building.get(key);
-    if (inProgress) {
+    let build = this.building.get(key);
+    if (build) {
       onLine('waiting for another deploy building the same environment');
-      return inProgress;
+    } else {
+      const controller = new AbortController();
+      build = { controller, waiters: 0, result: this.build(python, requirements, envDir, interpreter, onLine, controller.signal).finally(() => this.building.delete(key)) };
+      this.building.set(key, build);
     }
-    const build = this.build(python, requirements, envDir, interpreter, onLine, signal).finally(() => this.building.delete(key));
-    this.building.set(key, build);
-    return build;
+    const shared = build;
+    shared.waiters++;
+    // A cancelled deploy stops waiting at once; the build itself stops only when no deploy waits for it.
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        if (--shared.waiters === 0) shared.controller.abort();
+        reject(new EnvironmentError('The deploy was cancelled while building its environment.'));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      shared.result.then(resolve, reject).finally(() => signal?.removeEventListener('abort', onAbort));
+    });
   }
 
   private async build(python: PythonInfo, requirements: string[], envDir: string, interpreter: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<PreparedEnvironment> {

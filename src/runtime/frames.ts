@@ -11,22 +11,44 @@ export function encodeFrame(message: unknown): Buffer {
   return frame;
 }
 
-/** Reassembles frames from arbitrary chunks: a frame may span reads, a read may hold many. */
+/** No answer is larger than the largest request body the runtime accepts, and then some. */
+export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reassembles frames from arbitrary chunks: a frame may span reads, a read may hold many. A
+ * stream that breaks the format (an app writing to fd 4 itself) is reported once to `onError`
+ * and read no further, so one broken worker cannot take the runtime down.
+ */
 export class FrameDecoder {
   private buffer: Buffer = Buffer.alloc(0);
+  private broken = false;
 
-  constructor(private readonly onMessage: (message: unknown) => void) {}
+  constructor(private readonly onMessage: (message: unknown) => void, private readonly onError: (problem: string) => void) {}
 
   push(chunk: Buffer): void {
+    if (this.broken) return;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     let offset = 0;
     while (this.buffer.length - offset >= 4) {
       const length = this.buffer.readUInt32BE(offset);
+      if (length > MAX_FRAME_BYTES) return this.fail(`a frame of ${length} bytes, over the ${MAX_FRAME_BYTES}-byte limit`);
       if (this.buffer.length - offset - 4 < length) break;
       const body = this.buffer.toString('utf8', offset + 4, offset + 4 + length);
       offset += 4 + length;
-      this.onMessage(JSON.parse(body));
+      let message: unknown;
+      try {
+        message = JSON.parse(body);
+      } catch {
+        return this.fail(`a frame that is not JSON (${JSON.stringify(body.slice(0, 40))})`);
+      }
+      this.onMessage(message);
     }
     this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
+  }
+
+  private fail(problem: string): void {
+    this.broken = true;
+    this.buffer = Buffer.alloc(0);
+    this.onError(problem);
   }
 }

@@ -11,7 +11,6 @@ import type { LogLevel, LogQuery, LogRecord, LogStream } from '../shared/api';
 const ROTATE_BYTES = 10 * 1024 * 1024;
 const ROTATED_FILES = 3;
 const RING_SIZE = 5_000;
-const REDACTED = '[redacted]';
 
 export type NewLogRecord = Omit<LogRecord, 'seq' | 'time' | 'level'> & { level?: LogLevel };
 
@@ -75,29 +74,21 @@ interface AppLog {
   ring: LogRecord[];
   /** False once the ring has dropped records, so older ones must come from the files. */
   ringIsComplete: boolean;
-  followers: Set<{ filter: LogFilter; listener: (record: LogRecord) => void }>;
+}
+
+interface Follower {
+  filter: LogFilter;
+  listener: (record: LogRecord) => void;
 }
 
 export class LogStore {
   private readonly apps = new Map<string, AppLog>();
-  private secretValues: string[] = [];
+  /** Kept apart from the files: following an app that has written nothing yet creates nothing. */
+  private readonly followers = new Map<string, Set<Follower>>();
 
-  constructor(private readonly dir: string) {
+  /** `redact` takes out what must never be stored: the secrets runners receive. */
+  constructor(private readonly dir: string, private readonly redact: (text: string) => string) {
     mkdirSync(dir, { recursive: true });
-  }
-
-  /** Values that must never be stored: the secrets runners receive. */
-  setSecretValues(values: string[]): void {
-    // Longest first, so a secret containing another is redacted whole.
-    this.secretValues = values.filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
-  }
-
-  private redact(text: string): string {
-    let result = text;
-    for (const secret of this.secretValues) {
-      if (result.includes(secret)) result = result.split(secret).join(REDACTED);
-    }
-    return result;
   }
 
   private fileOf(app: string): string {
@@ -116,7 +107,6 @@ export class LogStore {
       seq: bytes > 0 ? lastSeq(file) : 0,
       ring: [],
       ringIsComplete: bytes === 0,
-      followers: new Set(),
     };
     this.apps.set(app, log);
     return log;
@@ -143,7 +133,7 @@ export class LogStore {
       log.ring.splice(0, log.ring.length - RING_SIZE);
       log.ringIsComplete = false;
     }
-    for (const follower of log.followers) {
+    for (const follower of this.followers.get(entry.app) ?? []) {
       if (matches(record, follower.filter)) follower.listener(record);
     }
     if (log.bytes > ROTATE_BYTES) this.rotate(log);
@@ -165,6 +155,7 @@ export class LogStore {
   async query(app: string, query: LogQuery): Promise<LogRecord[]> {
     const filter = toFilter(query);
     const tail = query.tail ?? Infinity;
+    if (tail === 0) return [];
     const log = this.apps.get(app);
     const fromRing = log?.ring.filter((record) => matches(record, filter)) ?? [];
     if (log && (log.ringIsComplete || fromRing.length >= tail)) return fromRing.slice(-tail);
@@ -184,25 +175,23 @@ export class LogStore {
   }
 
   follow(app: string, query: LogQuery, listener: (record: LogRecord) => void): () => void {
-    const follower = { filter: toFilter({ ...query, since: undefined, after: undefined }), listener };
-    const log = this.open(app);
-    log.followers.add(follower);
-    return () => log.followers.delete(follower);
+    const follower: Follower = { filter: toFilter({ ...query, since: undefined, after: undefined }), listener };
+    const followers = this.followers.get(app) ?? new Set();
+    followers.add(follower);
+    this.followers.set(app, followers);
+    return () => {
+      followers.delete(follower);
+      if (followers.size === 0) this.followers.delete(app);
+    };
   }
 
-  /** Forgets an app's logs (its followers stay attached, so a new app of the same name is followed). */
+  /** Forgets an app's logs; its followers stay, so a new app of the same name is followed. */
   delete(app: string): void {
-    const log = this.apps.get(app);
-    log?.stream.end();
-    if (log) {
-      log.ring = [];
-      log.ringIsComplete = true;
-      log.bytes = 0;
-    }
+    this.apps.get(app)?.stream.end();
+    this.apps.delete(app);
     for (let index = 0; index <= ROTATED_FILES; index++) {
       rmSync(index === 0 ? this.fileOf(app) : `${this.fileOf(app)}.${index}`, { force: true });
     }
-    if (log) log.stream = createWriteStream(log.file, { flags: 'a' });
   }
 
   close(): void {

@@ -116,9 +116,9 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   let url = '';
   const publicUrl = () => url;
-  const logs = new LogStore(path.join(options.dataDir, 'logs'));
   const secrets = new SecretStore(path.join(options.dataDir, 'secrets.json'), path.join(options.dataDir, 'secrets.key'));
-  logs.setSecretValues(secrets.allValues());
+  const redact = (text: string) => secrets.redact(text);
+  const logs = new LogStore(path.join(options.dataDir, 'logs'), redact);
   const volumes = new VolumeStore(path.join(options.dataDir, 'volumes'));
   const store = new StateStore(options.dataDir);
   const filesDir = path.join(options.dataDir, 'files');
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   });
   let apps!: AppManager;
   const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })));
-  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, cpuRunnerLimit: options.maxCpuRunners, publicUrl });
+  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, cpuRunnerLimit: options.maxCpuRunners, publicUrl, redact });
   const deployer = new Deployer({
     apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs,
     stagingDir: path.join(options.dataDir, 'staging'), defaultPython: options.python,
@@ -185,4 +185,5 @@ async function main(): Promise<void> {
   ].join('\n'));
 }
 
-main().catch((error: unknown) => fail((error as Error).stack ?? String(error)));
+// A failure to start is a message for the person starting it; KILN_DEBUG=1 adds the stack.
+main().catch((error: unknown) => fail(process.env.KILN_DEBUG === '1' ? (error as Error).stack ?? String(error) : (error as Error).message));

@@ -12,7 +12,7 @@ import { findMachineType, runnerRate } from '../appconfig';
 import type { RunnerInfo, ScaleSettings } from '../shared/api';
 import type { GpuAllocator, Placement } from './gpu';
 import type { LogStore } from './logs';
-import { type Runner, RunnerStartError } from './runner';
+import { exitDescription, type Runner, RunnerStartError } from './runner';
 import type { RevisionRecord } from './store';
 import type { InvokeResult } from './workerProtocol';
 
@@ -48,6 +48,9 @@ export interface PoolDeps {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+
+/** How long setup() may take when the app sets no startup_timeout. */
+export const DEFAULT_STARTUP_TIMEOUT_S = 1800;
 /** How often idle runners are checked against keep_alive. */
 const SWEEP_MS = 500;
 /** Failed starts in a row after which queued requests are failed instead of held. */
@@ -70,6 +73,8 @@ export class RevisionPool {
   private accepting = true;
   /** False while a deploy warms the revision up: its runners must not retire before it serves. */
   private active = false;
+  /** True while a deploy of a newer revision needs this one's GPUs: no new runners start. */
+  private startsPaused = false;
   /** The last reason runners could not start, shown on the app. */
   lastStartError: string | null = null;
 
@@ -131,7 +136,7 @@ export class RevisionPool {
     const placement = this.deps.gpus.place(this.revision.config.machineTypes, this.revision.config.numGpus);
     if (placement.kind === 'impossible') throw new RunnerStartError(placement.message, 'placement', null);
     if (placement.kind === 'busy') {
-      throw new RunnerStartError(`Every GPU that fits ${this.revision.config.machineTypes.join(' or ')} is in use by other runners; stop an app or wait.`, 'placement', null);
+      throw new RunnerStartError(`Every GPU that fits ${this.revision.config.machineTypes.join(' or ')} is busy serving requests; retry when they finish, or delete an app that holds one.`, 'gpus-busy', null);
     }
     return this.launch(placement);
   }
@@ -163,14 +168,15 @@ export class RevisionPool {
 
   /** Follows a runner to readiness and to its exit. */
   private watch(runner: Runner, placement: Extract<Placement, { kind: 'placed' }>): void {
-    const startupTimeout = this.revision.config.startupTimeout;
-    const timer = startupTimeout !== null && !runner.isReady
-      ? setTimeout(() => {
-        if (runner.isReady) return;
-        this.system(`Runner ${runner.id} did not finish setup within startup_timeout (${startupTimeout} s); stopping it.`, runner.id, 'error');
-        runner.kill();
-      }, startupTimeout * 1000)
-      : undefined;
+    const startupTimeout = this.revision.config.startupTimeout ?? DEFAULT_STARTUP_TIMEOUT_S;
+    // A runner stopped for taking too long failed to start: that counts toward the backoff.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      if (runner.isReady) return;
+      timedOut = true;
+      this.system(`Runner ${runner.id} did not finish setup within startup_timeout (${startupTimeout} s); stopping it.`, runner.id, 'error');
+      runner.kill();
+    }, startupTimeout * 1000);
     runner.ready.then(() => {
       clearTimeout(timer);
       this.consecutiveFailures = 0;
@@ -178,14 +184,15 @@ export class RevisionPool {
       this.reconcile();
     }, (error: Error) => {
       clearTimeout(timer);
-      if (runner.stopping) return;
+      if (runner.stopping && !timedOut) return;
+      const reason = timedOut ? `setup() did not finish within startup_timeout (${startupTimeout} s).` : error.message;
       this.consecutiveFailures++;
       const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutiveFailures - 1));
       this.retryAt = Date.now() + delay;
-      this.lastStartError = error.message;
-      this.system(`Runner ${runner.id} failed to start: ${error.message} Retrying in ${Math.round(delay / 1000)} s.`, runner.id, 'error');
+      this.lastStartError = reason;
+      this.system(`Runner ${runner.id} failed to start: ${reason} Retrying in ${Math.round(delay / 1000)} s.`, runner.id, 'error');
       if (this.consecutiveFailures >= START_FAILURES_BEFORE_REJECTING && !this.live().some((other) => other.isReady)) {
-        this.rejectQueued(`The app's runners fail to start: ${error.message} See its logs (kiln logs ${this.app}).`, 'runner_scheduling_failure');
+        this.rejectQueued(`The app's runners fail to start: ${reason} See its logs (kiln logs ${this.app}).`, 'runner_scheduling_failure');
       }
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.reconcile(), delay);
@@ -194,12 +201,10 @@ export class RevisionPool {
     void runner.exit.then(({ code, signal }) => {
       clearTimeout(timer);
       this.deps.gpus.release(placement.gpus);
-      const seconds = (Date.now() - runner.startedAt) / 1000;
-      const type = findMachineType(runner.options.machineType);
-      if (type) this.deps.meter(runnerRate(type, this.revision.config.numGpus).perSecond * seconds);
+      this.deps.meter(this.costOf(runner, Date.now()));
       this.runners.delete(runner.id);
       if (!runner.stopping && runner.readyAt !== null) {
-        this.system(`Runner ${runner.id} ${signal ? `was killed (${signal})` : `exited with code ${code}`}; a new runner replaces it when needed.`, runner.id, 'error');
+        this.system(`Runner ${runner.id} ${exitDescription(code, signal)}; a new runner replaces it when needed.`, runner.id, 'error');
       }
       this.reconcile();
     });
@@ -221,7 +226,7 @@ export class RevisionPool {
     this.dispatch();
     const live = this.live();
     const desired = this.desiredRunners();
-    if (this.accepting && live.length < desired && Date.now() >= this.retryAt) {
+    if (this.accepting && !this.startsPaused && live.length < desired && Date.now() >= this.retryAt) {
       for (let count = live.length; count < desired; count++) {
         const placement = this.deps.gpus.place(this.revision.config.machineTypes, this.revision.config.numGpus);
         if (placement.kind === 'busy') break;
@@ -312,6 +317,23 @@ export class RevisionPool {
     }
   }
 
+  /**
+   * Makes room for a newer revision on the GPUs this one holds: stops its idle GPU runners and
+   * starts no others until `resumeStarts` (the deploy failed) or the pool drains (it succeeded).
+   */
+  async releaseIdleGpus(): Promise<number> {
+    this.startsPaused = true;
+    const idle = this.live().filter((runner) => runner.isReady && runner.inFlight === 0 && runner.options.gpus.length > 0);
+    for (const runner of idle) this.system(`Stopping runner ${runner.id} to free its GPUs for a new revision.`, runner.id);
+    await Promise.all(idle.map((runner) => runner.stop(5_000)));
+    return idle.length;
+  }
+
+  resumeStarts(): void {
+    this.startsPaused = false;
+    this.reconcile();
+  }
+
   setScale(scale: ScaleSettings): void {
     this.scale = scale;
     this.reconcile();
@@ -339,13 +361,16 @@ export class RevisionPool {
     await Promise.all([...this.runners.values()].map((runner) => runner.stop(graceMs)));
   }
 
+  /** A runner's cost from its start until `now`: runner-seconds × its machine type's price × GPUs. */
+  private costOf(runner: Runner, now: number): number {
+    const type = findMachineType(runner.options.machineType);
+    return type ? runnerRate(type, this.revision.config.numGpus).perSecond * (now - runner.startedAt) / 1000 : 0;
+  }
+
   /** What live runners have cost so far (stopped ones are already in the app's total). */
   liveCost(): number {
     const now = Date.now();
-    return [...this.runners.values()].reduce((sum, runner) => {
-      const type = findMachineType(runner.options.machineType);
-      return type ? sum + runnerRate(type, this.revision.config.numGpus).perSecond * (now - runner.startedAt) / 1000 : sum;
-    }, 0);
+    return [...this.runners.values()].reduce((sum, runner) => sum + this.costOf(runner, now), 0);
   }
 
   runnerInfo(): RunnerInfo[] {

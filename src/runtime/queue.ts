@@ -28,6 +28,7 @@ interface QueuedRequest {
 
 /** Completed requests are kept this long for their results to be fetched. */
 const RETENTION_MS = 24 * 3600 * 1000;
+const SWEEP_MS = 10 * 60 * 1000;
 
 export class QueueManager {
   private readonly requests = new Map<string, QueuedRequest>();
@@ -35,6 +36,7 @@ export class QueueManager {
 
   constructor(private readonly dir: string, private readonly apps: AppManager, private readonly logs: LogStore, private readonly baseUrl: () => string) {
     mkdirSync(dir, { recursive: true });
+    setInterval(() => this.sweep(), SWEEP_MS).unref();
   }
 
   private file(id: string): string {
@@ -42,7 +44,8 @@ export class QueueManager {
   }
 
   private save(request: QueuedRequest): void {
-    writeJsonAtomic(this.file(request.id), request);
+    // Inputs and results are the users' data: readable by the runtime's user only.
+    writeJsonAtomic(this.file(request.id), request, 0o600);
     for (const watcher of this.watchers.get(request.id) ?? []) watcher(request);
   }
 
@@ -101,7 +104,19 @@ export class QueueManager {
   }
 
   private complete(request: QueuedRequest, result: QueuedRequest['result']): void {
-    this.update(request, { status: 'COMPLETED', completedAt: new Date().toISOString(), ...(result ? { result } : {}) });
+    // A finished request's input (possibly large) is not needed again: only its result is kept.
+    this.update(request, { status: 'COMPLETED', completedAt: new Date().toISOString(), input: null, ...(result ? { result } : {}) });
+  }
+
+  /** Forgets completed requests older than the retention, from memory and disk. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const request of [...this.requests.values()]) {
+      if (request.status === 'COMPLETED' && now - Date.parse(request.completedAt ?? request.submittedAt) > RETENTION_MS) {
+        this.requests.delete(request.id);
+        rmSync(this.file(request.id), { force: true });
+      }
+    }
   }
 
   private find(app: string, id: string): QueuedRequest {

@@ -64,7 +64,14 @@ export class LocalProcessBackend implements RunnerBackend {
     const toWorker = child.stdio[3] as Writable;
     const fromWorker = child.stdio[4] as Readable;
     const messageListeners: ((message: WorkerMessage) => void)[] = [];
-    const decoder = new FrameDecoder((message) => messageListeners.forEach((listener) => listener(message as WorkerMessage)));
+    const protocolErrors: ((problem: string) => void)[] = [];
+    const decoder = new FrameDecoder(
+      (message) => messageListeners.forEach((listener) => listener(message as WorkerMessage)),
+      (problem) => {
+        protocolErrors.forEach((listener) => listener(problem));
+        child.kill('SIGKILL');
+      },
+    );
     fromWorker.on('data', (chunk: Buffer) => decoder.push(chunk));
     // A worker that dies mid-write breaks the pipe; its exit is what the runner reports.
     toWorker.on('error', () => undefined);
@@ -80,6 +87,7 @@ export class LocalProcessBackend implements RunnerBackend {
       onOutput: (listener) => {
         splitLines(child.stdout!, (line) => listener('stdout', line));
         splitLines(child.stderr!, (line) => listener('stderr', line));
+        protocolErrors.push((problem) => listener('stderr', `kiln: the worker sent ${problem} on its protocol pipe (fd 4), so it was stopped. Apps must not write to fd 4.`));
       },
       onExit: (listener) => {
         // 'close' waits for stdio to drain, so no output line arrives after the exit is reported.

@@ -16,15 +16,37 @@ interface SealedSecret {
   updatedAt: string;
 }
 
+/** What a secret value is replaced with wherever it would leave the runtime by accident. */
+export const REDACTED = '[redacted]';
+
 export class SecretStore {
   private readonly key: Buffer;
   private sealed: Record<string, SealedSecret>;
+  /** The values, longest first (a secret containing another is redacted whole). */
+  private plainValues: string[] = [];
 
   constructor(private readonly file: string, keyFile: string) {
     if (!existsSync(keyFile)) writeFileAtomic(keyFile, randomBytes(32).toString('base64'), 0o600);
     this.key = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64');
     if (this.key.length !== 32) throw new Error(`${keyFile} is not a Kiln secrets key (32 bytes, base64); move it aside to start with no secrets`);
     this.sealed = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Record<string, SealedSecret> : {};
+    this.refreshValues();
+  }
+
+  /** Replaces every secret value in `text`: logs, error details and queue results pass through here. */
+  redact(text: string): string {
+    let result = text;
+    for (const secret of this.plainValues) {
+      if (result.includes(secret)) result = result.split(secret).join(REDACTED);
+    }
+    return result;
+  }
+
+  private refreshValues(): void {
+    // Very short values would redact ordinary words; such a secret protects little anyway.
+    this.plainValues = Object.values(this.reveal(Object.keys(this.sealed)).values)
+      .filter((value) => value.length >= 4)
+      .sort((a, b) => b.length - a.length);
   }
 
   list(): SecretInfo[] {
@@ -75,12 +97,8 @@ export class SecretStore {
     return { values, missing };
   }
 
-  /** Every value, for redacting logs. */
-  allValues(): string[] {
-    return Object.values(this.reveal(Object.keys(this.sealed)).values);
-  }
-
   private save(): void {
     writeFileAtomic(this.file, JSON.stringify(this.sealed, null, 2), 0o600);
+    this.refreshValues();
   }
 }

@@ -65,9 +65,27 @@ function openEventStream(request: FastifyRequest, reply: FastifyReply): (data: u
 
 const wantsEvents = (request: FastifyRequest) => (request.headers.accept ?? '').includes('text/event-stream');
 
+/** A deploy body as the client builds it: anything else is refused before a deploy begins. */
+function checkDeployRequest(body: unknown): DeployRequest {
+  const request = body as Partial<DeployRequest> | null;
+  const fail = (problem: string) => new HttpError(400, `${problem}. A deploy is a JSON object with "entry" (the app file's path) and "files" (path -> source text).`);
+  if (!request || typeof request !== 'object') throw fail('The body is not a JSON object');
+  if (typeof request.entry !== 'string' || request.entry === '') throw fail('"entry" is missing');
+  if (!request.files || typeof request.files !== 'object' || Array.isArray(request.files)) throw fail('"files" is missing');
+  if (!Object.hasOwn(request.files, request.entry)) throw fail(`"files" has no "${request.entry}"`);
+  const notText = Object.entries(request.files).find(([, text]) => typeof text !== 'string');
+  if (notText) throw fail(`"files"["${notText[0]}"] is not source text`);
+  for (const key of ['name', 'className', 'python'] as const) {
+    if (request[key] !== undefined && typeof request[key] !== 'string') throw fail(`"${key}" is not a string`);
+  }
+  if (request.resetScale !== undefined && typeof request.resetScale !== 'boolean') throw fail('"resetScale" is not true or false');
+  return request as DeployRequest;
+}
+
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const token = Buffer.from(deps.token);
-  const server = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true });
+  // Closing ends every connection, log followers' streams included, rather than waiting on them.
+  const server = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true, forceCloseConnections: true });
 
   // An invocation may come with no body at all (an endpoint without inputs).
   server.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -92,6 +110,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return undefined;
   });
 
+  // An app name from a URL becomes a file name (logs, revisions): anything else is no app at all.
+  server.addHook('preHandler', async (request) => {
+    const route = request.routeOptions.url ?? '';
+    if (!/^\/(v1\/apps\/:name|queue\/:app|:app)(\/|$)/.test(route)) return;
+    const { name, app } = request.params as { name?: string; app?: string };
+    const given = name ?? app ?? '';
+    if (!APP_NAME_PATTERN.test(given)) throw new HttpError(404, `No app named "${given}": app names are lower-case letters, digits and "-".`);
+  });
+
   server.setErrorHandler((error, _request, reply) => {
     if (error instanceof HttpError) {
       if (error.errorType) reply.header(INVOKE_HEADERS.errorType, error.errorType);
@@ -113,10 +140,7 @@ function registerManagement(server: FastifyInstance, deps: ServerDeps): void {
   server.get('/v1/machine-types', async () => ({ machineTypes: MACHINE_TYPES }));
 
   server.post<{ Body: DeployRequest }>('/v1/deploys', async (request, reply) => {
-    const body = request.body;
-    if (!body || typeof body !== 'object' || typeof body.entry !== 'string' || typeof body.files !== 'object') {
-      throw new HttpError(400, 'A deploy needs a JSON body with "entry" (the app file) and "files" (path -> source).');
-    }
+    const body = checkDeployRequest(request.body);
     if (wantsEvents(request)) {
       const send = openEventStream(request, reply);
       await deps.deployer.deploy(body, send);
@@ -124,10 +148,10 @@ function registerManagement(server: FastifyInstance, deps: ServerDeps): void {
       return reply;
     }
     let last: DeployEvent | undefined;
-    await deps.deployer.deploy(body, (event) => { last = event; });
+    const status = await deps.deployer.deploy(body, (event) => { last = event; });
     if (last?.type === 'done') return { app: last.app };
     const failure = last?.type === 'failed' ? last.error : { message: 'The deploy ended without a result.' };
-    return reply.code(/already being deployed/.test(failure.message) ? 409 : 422).send({ detail: failure.message, error: failure });
+    return reply.code(status).send({ detail: failure.message, error: failure });
   });
   server.post<{ Params: { id: string } }>('/v1/deploys/:id/cancel', async (request, reply) => {
     if (!deps.deployer.cancel(request.params.id)) throw new HttpError(404, `No deploy ${request.params.id} is running.`);
@@ -180,16 +204,13 @@ function registerManagement(server: FastifyInstance, deps: ServerDeps): void {
     const value = request.body?.value;
     if (typeof value !== 'string') throw new HttpError(400, 'Send the secret as {"value": "..."}.');
     try {
-      const info = deps.secrets.set(request.params.name, value);
-      deps.logs.setSecretValues(deps.secrets.allValues());
-      return info;
+      return deps.secrets.set(request.params.name, value);
     } catch (error) {
       throw new HttpError(422, (error as Error).message);
     }
   });
   server.delete<{ Params: { name: string } }>('/v1/secrets/:name', async (request) => {
     if (!deps.secrets.unset(request.params.name)) throw new HttpError(404, `No secret named ${request.params.name}.`);
-    deps.logs.setSecretValues(deps.secrets.allValues());
     return { detail: `Removed secret ${request.params.name}.` };
   });
 
@@ -246,26 +267,27 @@ function registerInvocation(server: FastifyInstance, deps: ServerDeps): void {
   server.get<{ Params: { app: string; id: string }; Querystring: { logs?: string } }>('/queue/:app/requests/:id/status/stream', async (request, reply) => {
     const { app, id } = request.params;
     const withLogs = request.query.logs === '1' || request.query.logs === 'true';
-    const first = await deps.queue.status(app, id, withLogs);
-    const send = openEventStream(request, reply);
-    send(first);
-    if (first.status === 'COMPLETED') {
-      reply.raw.end();
-      return reply;
-    }
-    let last = JSON.stringify(first);
-    const stop = deps.queue.watch(app, id, () => {
-      void deps.queue.status(app, id, withLogs).then((status) => {
-        const text = JSON.stringify(status);
-        if (text !== last) send(status);
-        last = text;
-        if (status.status === 'COMPLETED') {
-          stop();
-          reply.raw.end();
-        }
-      });
-    });
-    reply.raw.on('close', stop);
+    let send: ((data: unknown) => void) | undefined;
+    let last = '';
+    let ended = false;
+    // Each change re-reads the status; sends only what differs, and ends the stream at COMPLETED.
+    const report = async () => {
+      const status = await deps.queue.status(app, id, withLogs);
+      const text = JSON.stringify(status);
+      if (ended || !send || text === last) return;
+      last = text;
+      send(status);
+      if (status.status === 'COMPLETED') {
+        ended = true;
+        stop();
+        reply.raw.end();
+      }
+    };
+    // Watch first: a change between the first read and the subscription is not missed.
+    const stop = deps.queue.watch(app, id, () => void report());
+    send = openEventStream(request, reply);
+    reply.raw.on('close', () => { ended = true; stop(); });
+    await report();
     return reply;
   });
   server.get<{ Params: { app: string; id: string } }>('/queue/:app/requests/:id', async (request, reply) => {
@@ -296,10 +318,10 @@ function registerInvocation(server: FastifyInstance, deps: ServerDeps): void {
       const [, , app, ...rest] = url.pathname.split('/');
       if (!app) throw new HttpError(400, `x-fal-target-url "${target}" names no app.`);
       const viaQueue = url.hostname.startsWith('queue.');
-      if (!viaQueue) return invoke(app, `/${rest.join('/')}`.replace(/\/+$/, '') || '/', request, reply);
+      if (!viaQueue) return invoke(app, endpointOf(rest.join('/')), request, reply);
       if (rest[0] !== 'requests') {
         if (request.method !== 'POST') throw new HttpError(405, 'Submit to the queue with POST.');
-        return deps.queue.submit(app, `/${rest.join('/')}`.replace(/\/+$/, '') || '/', request.body ?? {});
+        return deps.queue.submit(app, endpointOf(rest.join('/')), request.body ?? {});
       }
       const id = rest[1]!;
       if (rest[2] === 'status') return deps.queue.status(app, id, url.searchParams.get('logs') === '1');

@@ -57,7 +57,7 @@ async function startWorker(options: WorkerProxyOptions, resources: Resources, on
       if (message.type === 'ready') resolve();
       else if (message.type === 'failed') reject(new Error(`the direct worker failed in ${message.phase}: ${message.error.message}`));
       else if (message.type === 'result') onResult(message);
-    });
+    }, (problem) => reject(new Error(`the direct worker sent ${problem}`)));
     fromWorker.on('data', (chunk: Buffer) => decoder.push(chunk));
     child.once('exit', (code) => reject(new Error(`the direct worker exited with code ${code} before it was ready:\n${stderr}`)));
   });

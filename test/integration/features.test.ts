@@ -67,6 +67,14 @@ describe('env and secrets', () => {
     assert.equal((await fetch(`${runtime.info.url}/files/probe/..%2F..%2Fruntime.json`)).status, 404);
   });
 
+  it('stops a runner that breaks the worker protocol, and keeps serving', async () => {
+    const broken = await runtime.client.invoke('probe', '/garble', {});
+    assert.equal(broken.status, 503);
+    assert.ok((await runtime.client.logs('probe', { search: 'Apps must not write to fd 4' })).length > 0);
+    assert.equal((await runtime.client.invoke('probe', '/exists', { path: '/' })).status, 200);
+    assert.equal((await runtime.client.health()).pid, runtime.child.pid, 'the runtime itself is unharmed');
+  });
+
   it('keeps the host read-only for runners, but for their volumes and /tmp', async () => {
     const write = async (file: string) => (await runtime.client.invoke('probe', '/write', { path: file })).body as { written: boolean; error?: string };
     const outside = path.join(path.resolve(__dirname, '..', '..'), 'package.json');

@@ -214,3 +214,21 @@ describe('KilnClient', () => {
     });
   });
 });
+
+describe('a runtime that cannot be reached', () => {
+  it('tells a refused connection (safe to send again) from one that broke after the request went out', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await new KilnClient({ url: `http://127.0.0.1:${port}`, token: 't' }).health().catch((error: unknown) => error);
+    assert.ok(refused instanceof RuntimeUnreachableError && refused.neverSent);
+
+    const hangsUp = createServer((request) => request.socket.destroy());
+    await new Promise<void>((resolve) => hangsUp.listen(0, '127.0.0.1', resolve));
+    const broken = await new KilnClient({ url: `http://127.0.0.1:${(hangsUp.address() as { port: number }).port}`, token: 't' })
+      .invoke('app', '/run', {}).catch((error: unknown) => error);
+    await new Promise((resolve) => hangsUp.close(resolve));
+    assert.ok(broken instanceof RuntimeUnreachableError && !broken.neverSent);
+  });
+});
