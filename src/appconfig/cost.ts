@@ -30,13 +30,20 @@ export function costOfRunnerSeconds(rate: Rate, runnerSeconds: number): number {
   return rate.perSecond * runnerSeconds;
 }
 
-/** Dollars with the precision the size calls for: "$0.000556", "$0.0123", "$2.00", "$1,460". */
+/**
+ * Dollars with the precision the size calls for: cents from a dime up ("$0.59", "$2.00"),
+ * two significant digits below ("$0.018"), three for per-second prices ("$0.000556"), and no
+ * cents past a thousand ("$1,460").
+ */
 export function formatUsd(amount: number): string {
   const abs = Math.abs(amount);
   if (abs === 0) return '$0';
   if (abs >= 1000) return `$${Math.round(amount).toLocaleString('en-US')}`;
-  if (abs >= 1) return `$${amount.toFixed(2)}`;
-  if (abs >= 0.01) return `$${amount.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}`;
+  if (abs >= 0.1) return `$${amount.toFixed(2)}`;
+  if (abs >= 0.01) {
+    const rounded = Number(amount.toPrecision(2));
+    return Math.abs(rounded) >= 0.1 ? `$${rounded.toFixed(2)}` : `$${rounded}`;
+  }
   // Below $0.000000005 nothing is left but "0.": drop the point with the zeros.
   return `$${Number(amount.toPrecision(3)).toFixed(8).replace(/\.?0+$/, '')}`;
 }

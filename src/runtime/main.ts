@@ -27,10 +27,13 @@ import { VolumeStore } from './volumes';
 
 declare const KILN_VERSION: string;
 
+const DEFAULT_PORT = 8411;
+
 const USAGE = `Usage: node runtime.js [options]
   --data-dir DIR           where apps, logs, secrets and volumes live (default: $KILN_HOME or the platform data dir)
   --host HOST              address to listen on (default 127.0.0.1)
-  --port PORT              port to listen on; 0 takes any free port (default 8411)
+  --port PORT              port to listen on; 0 takes any free port (default 8411, or any free one when
+                           8411 is taken)
   --python PATH            default interpreter for apps (default: $KILN_PYTHON or python3)
   --gpu-fallback cpu|fail  what a GPU app does on a host without its GPU (default cpu)
   --max-cpu-runners N      runners one app may have when only the CPU limits it (default: CPU cores, at least 2)
@@ -48,7 +51,7 @@ function readOptions() {
       options: {
         'data-dir': { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '8411' },
+        port: { type: 'string' },
         python: { type: 'string' },
         'gpu-fallback': { type: 'string', default: 'cpu' },
         'max-cpu-runners': { type: 'string' },
@@ -63,7 +66,7 @@ function readOptions() {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const port = Number(parsed.port);
+  const port = parsed.port === undefined ? DEFAULT_PORT : Number(parsed.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port ${parsed.port} is not a port number`);
   const fallback = parsed['gpu-fallback'];
   if (fallback !== 'cpu' && fallback !== 'fail') fail(`--gpu-fallback must be cpu or fail, not ${fallback}`);
@@ -73,6 +76,8 @@ function readOptions() {
     dataDir: path.resolve(parsed['data-dir'] ?? defaultDataDir()),
     host: parsed.host!,
     port,
+    /** A port asked for must be had; the default may give way to any free one. */
+    portGiven: parsed.port !== undefined,
     python: parsed.python ?? process.env.KILN_PYTHON ?? 'python3',
     gpuFallback: fallback as 'cpu' | 'fail',
     maxCpuRunners,
@@ -157,8 +162,11 @@ async function main(): Promise<void> {
   try {
     await server.listen({ host: options.host, port: options.port });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    fail(code === 'EADDRINUSE' ? `port ${options.port} is in use: pass --port with a free port, or --port 0 for any` : (error as Error).message);
+    const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    if (!inUse) fail((error as Error).message);
+    if (options.portGiven) fail(`port ${options.port} is in use: pass --port with a free port, or --port 0 for any`);
+    // Clients find the runtime through runtime.json, so any port serves as well as the default.
+    await server.listen({ host: options.host, port: 0 });
   }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

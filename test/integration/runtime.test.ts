@@ -292,6 +292,18 @@ describe('the service', () => {
     assert.equal((await runtime.client.health()).pid, runtime.child.pid);
   });
 
+  it('takes any free port when the default one is taken by another runtime', async () => {
+    const first = await startRuntime({ defaultPort: true });
+    const second = await startRuntime({ defaultPort: true });
+    try {
+      assert.notEqual(first.info.url, second.info.url);
+      assert.ok([first.info.url, second.info.url].every((url) => /^http:\/\/127\.0\.0\.1:\d+$/.test(url)));
+      assert.equal((await second.client.health()).pid, second.child.pid);
+    } finally {
+      await Promise.all([first.dispose(), second.dispose()]);
+    }
+  });
+
   it('removes runtime.json and tears runners down on a clean stop', async () => {
     const markers = path.join(runtime.dataDir, 'volumes', 'markers');
     await deployOk(runtime.client, path.join(FIXTURES, 'teardown.py'));

@@ -35,6 +35,8 @@ export interface StartOptions {
   dataDir?: string;
   /** The runtime bundle to start; by default the checkout's dist/runtime.js. */
   script?: string;
+  /** Leave the port to the runtime's default instead of asking for any free one. */
+  defaultPort?: boolean;
   args?: string[];
   env?: NodeJS.ProcessEnv;
 }
@@ -54,7 +56,8 @@ export { until as waitFor };
 export async function startRuntime(options: StartOptions = {}): Promise<TestRuntime> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'kiln-test-'));
   let output = '';
-  const child = spawn(process.execPath, [options.script ?? path.join(ROOT, 'dist', 'runtime.js'), '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], {
+  const port = options.defaultPort ? [] : ['--port', '0'];
+  const child = spawn(process.execPath, [options.script ?? path.join(ROOT, 'dist', 'runtime.js'), ...port, '--data-dir', dataDir, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

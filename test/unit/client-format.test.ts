@@ -35,9 +35,9 @@ describe('the app list', () => {
       updatedAt: new Date().toISOString(), costUsd,
     });
     assert.equal(formatAppTable([app('text-to-image', 1.5, 12), app('hello', 0.0123, 3)], NO_COLOURS), [
-      'NAME           STATE  REV  MACHINE   RUNNERS     COST  URL',
-      'hello          live     3  GPU-A100        1  $0.0123  http://127.0.0.1:8411/hello',
-      'text-to-image  live    12  GPU-A100        1    $1.50  http://127.0.0.1:8411/text-to-image',
+      'NAME           STATE  REV  MACHINE   RUNNERS    COST  URL',
+      'hello          live     3  GPU-A100        1  $0.012  http://127.0.0.1:8411/hello',
+      'text-to-image  live    12  GPU-A100        1   $1.50  http://127.0.0.1:8411/text-to-image',
     ].join('\n'));
   });
 });
@@ -60,7 +60,7 @@ describe('times and amounts', () => {
   });
 
   it('writes costs as dollars', () => {
-    assert.equal(formatUsd(0.0123), '$0.0123');
+    assert.equal(formatUsd(0.0123), '$0.012');
   });
 
   it('puts the date before the time only for another day', () => {

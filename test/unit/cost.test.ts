@@ -111,7 +111,7 @@ describe('monthlyFloor', () => {
 describe('idleTailPerBurst and costOfRunnerSeconds', () => {
   it('price a runner held idle for keep_alive seconds', () => {
     near(idleTailPerBurst(runnerRate(type('GPU-A10G')), 300), 0.0918);
-    assert.equal(formatUsd(idleTailPerBurst(runnerRate(type('GPU-A10G')), 300)), '$0.0918');
+    assert.equal(formatUsd(idleTailPerBurst(runnerRate(type('GPU-A10G')), 300)), '$0.092');
     assert.equal(idleTailPerBurst(runnerRate(type('GPU-A10G')), 0), 0);
   });
 
@@ -126,8 +126,10 @@ describe('formatUsd', () => {
     [0.000164, '$0.000164'],
     [0.000556, '$0.000556'],
     [0.0000123456, '$0.0000123'],
-    [0.0123, '$0.0123'],
-    [0.0918, '$0.0918'],
+    [0.0123, '$0.012'],
+    [0.0918, '$0.092'],
+    [0.09999, '$0.10'],
+    [0.5904, '$0.59'],
     [2, '$2.00'],
     [4.0032, '$4.00'],
     [999.5, '$999.50'],

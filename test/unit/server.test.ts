@@ -154,7 +154,7 @@ describe('hover', () => {
   it('explains keep_alive with its idle cost', () => {
     const text = hoverText('import fal\n\nclass A(fal.App, keep_al|ive=300):\n    machine_type = "GPU-H100"\n')!;
     assert.match(text, /Here: 5 min\./);
-    assert.match(text, /up to \*\*\$0\.4167\*\* per burst on GPU-H100/);
+    assert.match(text, /up to \*\*\$0\.42\*\* per burst on GPU-H100/);
   });
 
   it('gives the monthly floor on min_concurrency and the ceiling on max_concurrency', () => {

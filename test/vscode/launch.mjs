@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { codeServerInstallDir, openWorkbench, repoRoot, startCodeServer } from '../support/codeServer.mjs';
+import { stopRuntime } from '../support/stopRuntime.mjs';
 
 const suiteDir = path.join(repoRoot, 'test/vscode/suite');
 const outDir = path.join(repoRoot, 'out/test/vscode');
@@ -85,25 +86,6 @@ async function main() {
   const code = desktop ? await runInDesktop(desktop, runDir, workspace) : await runInCodeServer(runDir, workspace);
   keepRunDir = code !== 0 || keep;
   return code;
-}
-
-/** Stops the runtime the suite's extension started, if any, and waits for it to exit. */
-async function stopRuntime(kilnHome) {
-  const infoFile = path.join(kilnHome, 'runtime.json');
-  if (!existsSync(infoFile)) return;
-  const { pid } = JSON.parse(readFileSync(infoFile, 'utf8'));
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
-  for (let waited = 0; alive() && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
-  if (alive()) process.kill(pid, 'SIGKILL');
 }
 
 async function bundleSuite() {

@@ -164,7 +164,7 @@ describe('language features in the editor', () => {
       assert.match(text, /^\*\*GPU-A100\*\* · NVIDIA A100, 40GB VRAM\n/);
       assert.match(text, /\| \| per second \| per hour \|\n\|---\|---:\|---:\|\n\| 1 GPU \| \$0\.000556 \| \$2\.00 \|/);
       assert.match(text, /- Monthly floor: \*\*\$1,461\*\* \(min_concurrency = 1: 1 runner always on, 730 h\)/);
-      assert.match(text, /- Idle tail: up to \*\*\$0\.1668\*\* per runner after each burst \(keep_alive = 5 min\)/);
+      assert.match(text, /- Idle tail: up to \*\*\$0\.17\*\* per runner after each burst \(keep_alive = 5 min\)/);
       // $2.0016/h rounds to $2.00 alone, and four of them to $8.01.
       assert.match(text, /- At full scale: \*\*\$8\.01\/h\*\* \(max_concurrency = 4\)/);
     });
@@ -175,7 +175,7 @@ describe('language features in the editor', () => {
       assert.equal(rangeText(keepAlive.range!), '9:24-9:34');
       assert.match(hoverMarkdown(keepAlive), /^\*\*keep_alive\*\* \(default 60\)\n/);
       assert.match(hoverMarkdown(keepAlive),
-        /Here: 5 min\. Each runner may idle that long after its last request: up to \*\*\$0\.1668\*\* per burst on GPU-A100 at \$2\.00\/h\./);
+        /Here: 5 min\. Each runner may idle that long after its last request: up to \*\*\$0\.17\*\* per burst on GPU-A100 at \$2\.00\/h\./);
 
       const minConcurrency = await hoverAt(document, new vscode.Position(9, 45));
       assert.equal(rangeText(minConcurrency.range!), '9:40-9:55');

@@ -1,0 +1,162 @@
+// What a person does with Kiln in the editor, and what they must see. Each scenario opens the
+// files it needs itself; they run in this order, since the completion edits good_app.py after
+// the hover has read it and the quick fix edits bad_config.py after the Problems view has.
+import assert from 'node:assert/strict';
+import { serverTimeoutMs, uiTimeoutMs, until } from './workbench.mjs';
+
+/** What Kiln reports on bad_config.py, in the order the Problems view sorts it (errors first, then by line). */
+const badConfigProblems = [
+  { code: 'min-exceeds-max', where: '[Ln 4, Col 41]' },
+  { code: 'unknown-machine-type', where: '[Ln 5, Col 20]' },
+  { code: 'invalid-requirement', where: '[Ln 6, Col 37]' },
+  { code: 'num-gpus-on-cpu', where: '[Ln 16, Col 16]' },
+  { code: 'credential-in-env', where: '[Ln 7, Col 41]' },
+];
+const unknownMachineType = 'Unknown machine type "GPU-A1000". Did you mean "GPU-A100"?';
+
+/** The Problems view's rows for `file`: the problems listed under its file row. */
+function problemsOf(rows, file) {
+  const start = rows.findIndex((row) => row.file === file);
+  if (start < 0) return [];
+  const end = rows.findIndex((row, index) => index > start && row.file);
+  return rows.slice(start + 1, end < 0 ? undefined : end);
+}
+
+const brief = (problems) => problems.map(({ code, where }) => ({ code, where }));
+
+export const scenarios = [
+  {
+    title: 'the Problems view lists Kiln\'s problems in bad_config.py with their messages and codes',
+    async run({ ui, shot }) {
+      await ui.openFile('bad_config.py');
+      await ui.showProblems();
+      const rows = await until(() => ui.problems(), (found) => problemsOf(found, 'bad_config.py').length === badConfigProblems.length, {
+        timeoutMs: serverTimeoutMs,
+        describe: (found) => `the Problems view did not list bad_config.py's ${badConfigProblems.length} problems; it showed ${JSON.stringify(found)}`,
+      });
+      const problems = problemsOf(rows, 'bad_config.py');
+      await shot('problems-view');
+      assert.deepEqual(rows.find((row) => row.file === 'bad_config.py'), { file: 'bad_config.py', count: badConfigProblems.length });
+      assert.deepEqual(brief(problems), badConfigProblems);
+      assert.ok(problems.every((problem) => problem.source === 'kiln'), `every problem should come from kiln: ${JSON.stringify(problems)}`);
+      assert.equal(problems.find((problem) => problem.code === 'unknown-machine-type').message, unknownMachineType);
+      assert.match(problems.find((problem) => problem.code === 'min-exceeds-max').message,
+        /^min_concurrency \(5\) is greater than max_concurrency \(2\)/);
+    },
+  },
+  {
+    title: 'hovering machine_type in good_app.py shows the price per hour and the monthly floor',
+    async run({ ui, shot }) {
+      await ui.openFile('good_app.py');
+      await ui.kilnHasRead();
+      const value = ui.activeEditor().locator('.view-line span span', { hasText: 'GPU-A100' }).first();
+      const text = await ui.hover(value, (shown) => /Monthly floor/.test(shown),
+        (shown) => `the hover over "GPU-A100" never showed the monthly floor; it read: ${JSON.stringify(shown)}`);
+      await shot('machine-type-hover');
+      assert.match(text, /GPU-A100 · NVIDIA A100, 40GB VRAM/);
+      assert.match(text, /per second\s+per hour/);
+      assert.match(text, /1 GPU\s+\$0\.000556\s+\$2\.00/);
+      assert.match(text, /Monthly floor: \$1,461 \(min_concurrency = 1: 1 runner always on, 730 h\)/);
+      await ui.keyboard.press('Escape');
+    },
+  },
+  {
+    title: 'completion inside machine_type = "…" lists the machine types with prices, and accepting one changes the text',
+    async run({ ui, shot }) {
+      await ui.openFile('good_app.py');
+      await ui.kilnHasRead();
+      // Right after the opening quote, so the whole list shows rather than what matches "GPU-A100".
+      await ui.goTo(11, 21);
+      await ui.keyboard.press('Control+Space');
+      const shown = await until(() => ui.suggestions(), (rows) => rows.some((row) => row.startsWith('GPU-T4')), {
+        timeoutMs: serverTimeoutMs,
+        describe: (rows) => `the suggest widget never listed GPU-T4; it showed ${JSON.stringify(rows)}`,
+      });
+      await shot('machine-type-completion');
+      // Cheapest first, each with its cores or VRAM and its price per hour.
+      assert.deepEqual(shown, [
+        'XS 0.5 CPU $0.018/h', 'S 1 CPU $0.036/h', 'M 2 CPU $0.072/h', 'L 4 CPU $0.14/h', 'XL 8 CPU $0.29/h',
+        'GPU-T4 16GB $0.59/h', 'GPU-A10G 24GB $1.10/h', 'GPU-A100 40GB $2.00/h', 'GPU-A100-80GB 80GB $3.00/h',
+        'GPU-H100 80GB $5.00/h', 'GPU-H200 141GB $5.00/h', 'GPU-B200 180GB+ $6.25/h',
+      ]);
+
+      await ui.focusSuggestion('GPU-T4');
+      await ui.keyboard.press('Enter');
+      await until(() => ui.lines(), (lines) => lines.some((line) => line.includes('machine_type = "GPU-T4"')), {
+        describe: (lines) => `accepting GPU-T4 did not change machine_type; the editor shows ${JSON.stringify(lines)}`,
+      });
+      // The server read the edit: the cost lens above the class prices the new machine type.
+      await ui.activeEditor().locator('.codelens-decoration', { hasText: 'GPU-T4 · $0.59/h per runner · $430.99/month floor' })
+        .waitFor({ timeout: serverTimeoutMs });
+      await shot('machine-type-accepted');
+      assert.ok(!(await ui.lines()).some((line) => line.includes('GPU-A100')), 'GPU-A100 should be replaced, not kept beside GPU-T4');
+    },
+  },
+  {
+    title: 'Ctrl+. on the unknown machine type offers Change to "GPU-A100", and choosing it clears the problem',
+    async run({ ui, shot }) {
+      await ui.openFile('bad_config.py');
+      await ui.showProblems();
+      await until(() => ui.problems(), (rows) => problemsOf(rows, 'bad_config.py').some((problem) => problem.code === 'unknown-machine-type'), {
+        timeoutMs: serverTimeoutMs,
+        describe: (rows) => `the Problems view never listed unknown-machine-type for bad_config.py; it showed ${JSON.stringify(rows)}`,
+      });
+      await ui.goTo(5, 24);
+      await ui.keyboard.press('Control+.');
+      const fix = ui.codeActions().filter({ hasText: 'Change to "GPU-A100"' });
+      await fix.waitFor({ timeout: serverTimeoutMs });
+      await shot('quick-fix-menu');
+      // The menu blocks clicks until the mouse moves, as a person's does on the way to the entry.
+      const box = await fix.boundingBox();
+      await ui.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await fix.click();
+
+      await until(() => ui.lines(), (lines) => lines.some((line) => line.includes('machine_type = "GPU-A100"')), {
+        describe: (lines) => `the quick fix did not change the machine type; the editor shows ${JSON.stringify(lines)}`,
+      });
+      await ui.showProblems();
+      const remaining = await until(() => ui.problems().then((rows) => problemsOf(rows, 'bad_config.py')),
+        (problems) => !problems.some((problem) => problem.code === 'unknown-machine-type'), {
+          timeoutMs: serverTimeoutMs,
+          describe: (problems) => `unknown-machine-type stayed in the Problems view after the fix: ${JSON.stringify(problems)}`,
+        });
+      await shot('quick-fix-applied');
+      assert.deepEqual(brief(remaining), badConfigProblems.filter((problem) => problem.code !== 'unknown-machine-type'));
+    },
+  },
+  {
+    title: 'the Deploy lens deploys deploy_me.py, and the Invoke lens calls /greet and shows the response beside the code',
+    async run({ ui, shot }) {
+      await ui.openFile('deploy_me.py');
+      await ui.codeLens('Deploy').click({ timeout: serverTimeoutMs });
+      await ui.notification(/Deploying editor-hello/).waitFor({ timeout: uiTimeoutMs });
+      await shot('deploy-progress');
+      // The first deploy starts the runtime, then a Python worker: on a loaded machine, a while.
+      await ui.notification(/editor-hello revision 1 is live at http:\/\/127\.0\.0\.1:\d+\/editor-hello/).waitFor({ timeout: 60_000 });
+      await shot('deploy-live');
+
+      await ui.codeLens('Invoke /greet').click();
+      assert.match(await ui.inputBoxAsking(/^name: str\b/), /^name: str \(Press 'Enter' to confirm/);
+      await ui.keyboard.type('Ada');
+      await ui.keyboard.press('Enter');
+      assert.match(await ui.inputBoxAsking(/^times: int\b/), /^times: int \(Press 'Enter' to confirm/);
+      assert.equal(await ui.quickInput.locator('input').getAttribute('placeholder'), 'Leave empty to use the default');
+      await shot('invoke-input-times');
+      await ui.keyboard.press('Enter');
+
+      const response = ui.editorOf('greet.jsonc');
+      const lines = await until(() => response.isVisible().then((visible) => (visible ? ui.lines(response) : [])),
+        (shown) => shown.some((line) => line.includes('"message": "Hello, Ada!"')), {
+          timeoutMs: uiTimeoutMs,
+          describe: (shown) => `no response document showing "message": "Hello, Ada!"; it showed ${JSON.stringify(shown)}`,
+        });
+      await shot('invoke-response');
+      assert.match(lines[0], /^\/\/ POST \/editor-hello\/greet → 200 in \d+ ms \(runner editor-hello-r1-[0-9a-f]{6}, revision 1\)$/);
+      // Beside the code: the code keeps its own group, and the focus.
+      assert.equal(await ui.page.locator('.editor-group-container').count(), 2, 'the response should open in a second editor group');
+      assert.ok(await ui.editorOf('deploy_me.py').isVisible(), 'deploy_me.py should stay visible beside the response');
+      assert.ok(await ui.page.locator('.editor-group-container.active .tab.active', { hasText: 'deploy_me.py' }).isVisible(),
+        'deploy_me.py should keep the focus');
+    },
+  },
+];
