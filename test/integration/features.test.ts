@@ -3,7 +3,8 @@
  * API and the proxy shape @fal-ai/client uses; and the Prometheus metrics.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { QueueStatus } from '../../src/shared/api';
@@ -77,8 +78,10 @@ describe('env and secrets', () => {
 
   it('keeps the host read-only for runners, but for their volumes and /tmp', async () => {
     const write = async (file: string) => (await runtime.client.invoke('probe', '/write', { path: file })).body as { written: boolean; error?: string };
-    const outside = path.join(path.resolve(__dirname, '..', '..'), 'package.json');
+    // The home folder: on the host, outside /tmp (which the runner has a private copy of).
+    const outside = path.join(os.homedir(), `kiln-probe-${process.pid}`);
     assert.deepEqual(await write(outside), { written: false, error: 'Read-only file system' });
+    assert.equal(existsSync(outside), false);
     assert.deepEqual(await write('/tmp/scratch.txt'), { written: true });
   });
 });
