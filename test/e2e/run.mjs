@@ -11,7 +11,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { cleanups, parseGrep, seconds } from '../support/launcher.mjs';
 import { openWorkbench, repoRoot, startCodeServer } from '../support/codeServer.mjs';
 import { stopRuntime } from '../support/stopRuntime.mjs';
 import { scenarios } from './scenarios.mjs';
@@ -29,29 +29,12 @@ const userSettings = {
   'remote.autoForwardPorts': false,
 };
 
-const options = parseOptions();
+const options = parseGrep('test:e2e');
 /** Whether the run's temp folder and code-server's logs outlive it: on request, and after any failure. */
 let keepFiles = process.env.KILN_E2E_KEEP === '1';
 
-// Everything that must be undone on the way out, newest first; runs once, also on Ctrl-C.
-const cleanups = [];
-let cleaning;
-function cleanUp() {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) {
-      await step().catch((error) => console.error(`cleanup: ${error.message}`));
-    }
-  })();
-  return cleaning;
-}
 let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal}: stopping`);
-    cleanUp().finally(() => process.exit(130));
-  });
-}
+const { add: addCleanup, cleanUp } = cleanups({ onInterrupt: () => { interrupted = true; } });
 
 async function main() {
   if (!existsSync(path.join(repoRoot, 'dist/extension.js'))) {
@@ -62,20 +45,20 @@ async function main() {
   const started = Date.now();
 
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'kiln-e2e-'));
-  cleanups.push(async () => {
+  addCleanup(async () => {
     if (keepFiles) console.error(`Run files (workspace, browser console, KILN_HOME): ${runDir}`);
     else rmSync(runDir, { recursive: true, force: true });
   });
   const workspace = path.join(runDir, 'workspace');
   cpSync(fixtureWorkspace, workspace, { recursive: true });
   const kilnHome = path.join(runDir, 'kiln-home');
-  cleanups.push(() => stopRuntime(kilnHome));
+  addCleanup(() => stopRuntime(kilnHome));
   rmSync(screenshotDir, { recursive: true, force: true });
   mkdirSync(screenshotDir, { recursive: true });
 
   // KILN_HOME reaches the extension host, so the runtime the Deploy lens starts lives in runDir.
   const server = await startCodeServer({ env: { KILN_HOME: kilnHome } });
-  cleanups.push(async () => {
+  addCleanup(async () => {
     await server.stop({ keepFiles });
     if (!keepFiles) return;
     console.error(`code-server's log: ${server.logFile}`);
@@ -87,7 +70,7 @@ async function main() {
 
   const url = server.workbenchUrl({ folder: workspace, extensionDevelopmentPath: repoRoot });
   const { browser, page } = await openWorkbench(url, { consoleLogFile: path.join(runDir, 'browser-console.log') });
-  cleanups.push(() => browser.close());
+  addCleanup(() => browser.close());
   const ui = new Workbench(page);
   await ui.ready('deploy_me.py');
   console.log(`Workbench ready after ${seconds(started)}; screenshots go to ${path.relative(repoRoot, screenshotDir)}/`);
@@ -145,18 +128,7 @@ function writeUserSettings(userDataDir) {
   writeFileSync(path.join(settingsDir, 'settings.json'), JSON.stringify(userSettings, null, 2));
 }
 
-function parseOptions() {
-  try {
-    return parseArgs({ options: { grep: { type: 'string' } } }).values;
-  } catch (error) {
-    console.error(`${error.message}\nUsage: npm run test:e2e [-- --grep TEXT]`);
-    process.exit(2);
-  }
-}
 
-function seconds(since) {
-  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
-}
 
 function indent(text) {
   return text.split('\n').map((line) => `  ${line}`).join('\n');

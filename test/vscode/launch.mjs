@@ -15,7 +15,7 @@ import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { cleanups, parseGrep, seconds } from '../support/launcher.mjs';
 import { codeServerInstallDir, openWorkbench, repoRoot, startCodeServer } from '../support/codeServer.mjs';
 import { stopRuntime } from '../support/stopRuntime.mjs';
 
@@ -24,7 +24,7 @@ const outDir = path.join(repoRoot, 'out/test/vscode');
 const extensionTestsPath = path.join(outDir, 'index.js');
 const fixtureWorkspace = path.join(repoRoot, 'test/fixtures/workspace');
 
-const options = parseOptions();
+const options = parseGrep('test:vscode');
 const keep = process.env.KILN_TEST_KEEP === '1';
 const deadlineMs = Number(process.env.KILN_TEST_TIMEOUT_S ?? 300) * 1000;
 if (!(deadlineMs > 0)) {
@@ -33,23 +33,7 @@ if (!(deadlineMs > 0)) {
 }
 const logTailLines = 40;
 
-// Everything that must be undone on the way out, newest first; runs once, also on Ctrl-C.
-const cleanups = [];
-let cleaning;
-function cleanUp() {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) {
-      await step().catch((error) => console.error(`cleanup: ${error.message}`));
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    cleanUp().finally(() => process.exit(130));
-  });
-}
+const { add: addCleanup, cleanUp } = cleanups();
 
 let exitCode;
 try {
@@ -69,7 +53,7 @@ async function main() {
   const desktop = await desktopVSCode();
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'kiln-vscode-test-'));
   let keepRunDir = false;
-  cleanups.push(async () => {
+  addCleanup(async () => {
     if (keepRunDir) {
       console.error(`Test run files (workspace, report, logs): ${runDir}`);
     } else {
@@ -81,7 +65,7 @@ async function main() {
   // The extension starts a runtime of its own there, detached: it outlives VS Code, so stop it here.
   const kilnHome = path.join(runDir, 'kiln-home');
   process.env.KILN_HOME = kilnHome;
-  cleanups.push(() => stopRuntime(kilnHome));
+  addCleanup(() => stopRuntime(kilnHome));
 
   const code = desktop ? await runInDesktop(desktop, runDir, workspace) : await runInCodeServer(runDir, workspace);
   keepRunDir = code !== 0 || keep;
@@ -165,7 +149,7 @@ async function runInCodeServer(runDir, workspace) {
     },
   });
   let failed = true;
-  cleanups.push(() => server.stop({ keepFiles: failed || keep }));
+  addCleanup(() => server.stop({ keepFiles: failed || keep }));
   process.on('exit', () => server.kill());
   console.log(`code-server listening on ${server.url.host} after ${seconds(started)}`);
 
@@ -174,7 +158,7 @@ async function runInCodeServer(runDir, workspace) {
   try {
     started = Date.now();
     const { browser } = await openWorkbench(url, { consoleLogFile: path.join(runDir, 'browser-console.log') });
-    cleanups.push(() => browser.close());
+    addCleanup(() => browser.close());
     console.log(`Workbench loaded after ${seconds(started)}; waiting for the suite (up to ${deadlineMs / 1000} s)`);
     started = Date.now();
     outcome = await waitForResults({ server, browser, resultsFile, reportFile });
@@ -256,18 +240,7 @@ function printLogs(server) {
   }
 }
 
-function parseOptions() {
-  try {
-    return parseArgs({ options: { grep: { type: 'string' } } }).values;
-  } catch (error) {
-    console.error(`${error.message}\nUsage: npm run test:vscode [-- --grep TEXT]`);
-    process.exit(2);
-  }
-}
 
-function seconds(since) {
-  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
-}
 
 function withDeadline(promise, ms, message) {
   let timer;
