@@ -142,7 +142,7 @@ export function coldStartTable(results: ColdStartResults): Table {
     ],
     notes: [
       'Each step runs from its event to the next (the last to the deploy\'s end), as the client sees the stream;',
-      'the first validate includes probing the interpreter (a Python process); inspect imports the app in a second one; setup starts the runner, a third.',
+      'the first validate probes the interpreter once (the warm-up run pays it; later deploys reuse it); inspect imports the app in a second one; setup starts the runner, a third.',
     ],
   };
 }
