@@ -2,7 +2,7 @@
  * How this file names fal: `import fal`, `import fal as f`, `from fal import App as Base`.
  * Everything else in pyparse asks these bindings instead of matching the text "fal".
  */
-import type { Node, Tree } from 'web-tree-sitter';
+import type { Node } from 'web-tree-sitter';
 
 export interface FalBindings {
   /** Names bound to the fal module itself. */
@@ -33,10 +33,6 @@ export function* moduleStatements(node: Node): Generator<Node> {
     if (COMPOUND.has(child.type)) yield* moduleStatements(child);
     else yield child;
   }
-}
-
-export function findFalBindings(tree: Tree): FalBindings {
-  return bindingsOf(moduleStatements(tree.rootNode));
 }
 
 /** The bindings the import statements among these statements make. */
@@ -90,12 +86,4 @@ export function isFalName(node: Node, member: string, bindings: FalBindings): bo
     return bindings.members.get(member)?.has(node.text) === true || (bindings.wildcard && node.text === member);
   }
   return false;
-}
-
-/** The expression that names `member` in this file, for text a fix inserts: `fal.Volume` or `Volume`. */
-export function falReference(member: string, bindings: FalBindings): string {
-  const alias = bindings.members.get(member)?.values().next().value;
-  if (alias) return alias;
-  const module = bindings.modules.values().next().value;
-  return module ? `${module}.${member}` : bindings.wildcard ? member : `fal.${member}`;
 }

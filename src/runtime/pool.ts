@@ -8,7 +8,7 @@
  * replaces crashed ones (with backoff when they fail to start), and meters what they cost.
  */
 import { randomBytes } from 'node:crypto';
-import { findMachineType, runnerRate } from '../appconfig';
+import { costOfRunnerSeconds, findMachineType, runnerRate } from '../appconfig';
 import type { RunnerInfo, ScaleSettings } from '../shared/api';
 import type { GpuAllocator, Placement } from './gpu';
 import type { LogStore } from './logs';
@@ -364,7 +364,7 @@ export class RevisionPool {
   /** A runner's cost from its start until `now`: runner-seconds × its machine type's price × GPUs. */
   private costOf(runner: Runner, now: number): number {
     const type = findMachineType(runner.options.machineType);
-    return type ? runnerRate(type, this.revision.config.numGpus).perSecond * (now - runner.startedAt) / 1000 : 0;
+    return type ? costOfRunnerSeconds(runnerRate(type, this.revision.config.numGpus), (now - runner.startedAt) / 1000) : 0;
   }
 
   /** What live runners have cost so far (stopped ones are already in the app's total). */
