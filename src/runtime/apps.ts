@@ -7,13 +7,13 @@ import { rmSync } from 'node:fs';
 import type { AppConfig } from '../appconfig';
 import { optionValueSchemas } from '../appconfig';
 import type { AppDetail, AppState, AppSummary, EndpointInfo, ScaleRequest, ScaleSettings } from '../shared/api';
-import type { GpuAllocator } from './gpu';
-import { compileInputValidator, type FieldError, type InputValidator } from './inputs';
-import type { RunnerLauncher } from './launch';
-import type { LogStore } from './logs';
-import type { Metrics } from './metrics';
-import { type InvokeOutcome, type PendingRequest, RevisionPool } from './pool';
-import type { AppRecord, RevisionRecord, StateStore } from './store';
+import type { AppRecord, RevisionRecord, StateStore } from './deploys/store';
+import { compileInputValidator, type FieldError, type InputValidator } from './http/inputs';
+import type { LogStore } from './observability/logs';
+import type { Metrics } from './observability/metrics';
+import type { GpuAllocator } from './runners/gpu';
+import type { RunnerLauncher } from './runners/launch';
+import { type InvokeOutcome, type PendingRequest, RevisionPool } from './runners/pool';
 
 /** An error with the HTTP status and fal-shaped detail the API answers with. */
 export class HttpError extends Error {

@@ -10,8 +10,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { encodeFrame, FrameDecoder } from '../../src/runtime/frames';
-import type { InvokeResult, WorkerMessage } from '../../src/runtime/workerProtocol';
+import { encodeFrame, FrameDecoder } from '../../src/runtime/runners/frames';
+import type { InvokeResult, WorkerMessage } from '../../src/runtime/runners/workerProtocol';
 import type { Held, Resources } from './resources';
 
 const HARNESS_DIR = path.resolve(__dirname, '..', '..', 'dist', 'python');

@@ -1,6 +1,6 @@
 """Kiln's Python worker: imports a fal.App file and either describes it (inspect mode) or
 serves its endpoints (serve mode), talking to the runtime in length-prefixed JSON frames,
-reading fd 3 and writing fd 4, as src/runtime/workerProtocol.ts defines.
+reading fd 3 and writing fd 4, as src/runtime/runners/workerProtocol.ts defines.
 
     python -u -X utf8 kiln_worker.py --mode inspect|serve --app-file FILE [--class NAME]
 

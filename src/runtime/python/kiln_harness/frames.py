@@ -1,4 +1,4 @@
-"""Length-prefixed JSON frames over file descriptors (see src/runtime/workerProtocol.ts):
+"""Length-prefixed JSON frames over file descriptors (see src/runtime/runners/workerProtocol.ts):
 a 4-byte unsigned big-endian length, then that many bytes of UTF-8 JSON."""
 from __future__ import annotations
 

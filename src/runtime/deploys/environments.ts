@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic } from './files';
+import { writeJsonAtomic } from '../state/atomicFiles';
 
 /** The oldest Python the worker harness runs on. */
 export const MIN_PYTHON: [number, number] = [3, 9];

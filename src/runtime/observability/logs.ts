@@ -6,7 +6,7 @@
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { LogLevel, LogQuery, LogRecord, LogStream } from '../shared/api';
+import type { LogLevel, LogQuery, LogRecord, LogStream } from '../../shared/api';
 
 const ROTATE_BYTES = 10 * 1024 * 1024;
 const ROTATED_FILES = 3;

@@ -3,8 +3,8 @@
  * to runners (through CUDA_VISIBLE_DEVICES).
  */
 import { execFile } from 'node:child_process';
-import { findMachineType, type GpuMachineType, type MachineType } from '../appconfig';
-import type { GpuInfo } from '../shared/api';
+import { findMachineType, type GpuMachineType, type MachineType } from '../../appconfig';
+import type { GpuInfo } from '../../shared/api';
 
 /** Reported memory is a little under the marketed size (80 GB cards report ~79.6 GiB). */
 const VRAM_SLACK = 0.95;

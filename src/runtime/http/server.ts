@@ -8,16 +8,16 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { APP_NAME_PATTERN, MACHINE_TYPES } from '../appconfig';
-import { type DeployEvent, type DeployRequest, type HealthResponse, INVOKE_HEADERS, type LogQuery, type ScaleRequest } from '../shared/api';
-import { type AppManager, HttpError } from './apps';
-import type { Deployer } from './deploy';
-import type { LogStore } from './logs';
-import type { Metrics } from './metrics';
-import type { InvokeOutcome } from './pool';
+import { APP_NAME_PATTERN, MACHINE_TYPES } from '../../appconfig';
+import { type DeployEvent, type DeployRequest, type HealthResponse, INVOKE_HEADERS, type LogQuery, type ScaleRequest } from '../../shared/api';
+import { type AppManager, HttpError } from '../apps';
+import type { Deployer } from '../deploys/deploy';
+import type { LogStore } from '../observability/logs';
+import type { Metrics } from '../observability/metrics';
+import type { InvokeOutcome } from '../runners/pool';
+import type { SecretStore } from '../state/secrets';
+import type { VolumeStore } from '../state/volumes';
 import type { QueueManager } from './queue';
-import type { SecretStore } from './secrets';
-import type { VolumeStore } from './volumes';
 
 export interface ServerDeps {
   token: string;

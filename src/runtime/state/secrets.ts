@@ -5,9 +5,9 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { ENV_NAME_PATTERN } from '../appconfig';
-import type { SecretInfo } from '../shared/api';
-import { writeFileAtomic } from './files';
+import { ENV_NAME_PATTERN } from '../../appconfig';
+import type { SecretInfo } from '../../shared/api';
+import { writeFileAtomic } from './atomicFiles';
 
 interface SealedSecret {
   iv: string;

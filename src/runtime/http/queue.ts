@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { LogRecord, QueueLog, QueueStatus, QueueSubmitResponse } from '../shared/api';
-import type { AppManager } from './apps';
-import { HttpError } from './apps';
-import { writeJsonAtomic } from './files';
-import type { LogStore } from './logs';
-import type { InvokeOutcome } from './pool';
+import type { LogRecord, QueueLog, QueueStatus, QueueSubmitResponse } from '../../shared/api';
+import type { AppManager } from '../apps';
+import { HttpError } from '../apps';
+import type { LogStore } from '../observability/logs';
+import type { InvokeOutcome } from '../runners/pool';
+import { writeJsonAtomic } from '../state/atomicFiles';
 
 interface QueuedRequest {
   id: string;

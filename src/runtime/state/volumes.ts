@@ -1,7 +1,7 @@
 /** Volumes: a folder per name under the data directory, mounted into the runners that use it. */
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { VolumeInfo } from '../shared/api';
+import type { VolumeInfo } from '../../shared/api';
 
 /** Sizes are summed file by file; a huge volume is counted up to this many entries. */
 const SIZE_WALK_LIMIT = 100_000;

@@ -8,12 +8,12 @@
  * replaces crashed ones (with backoff when they fail to start), and meters what they cost.
  */
 import { randomBytes } from 'node:crypto';
-import { costOfRunnerSeconds, findMachineType, runnerRate } from '../appconfig';
-import type { RunnerInfo, ScaleSettings } from '../shared/api';
+import { costOfRunnerSeconds, findMachineType, runnerRate } from '../../appconfig';
+import type { RunnerInfo, ScaleSettings } from '../../shared/api';
+import type { RevisionRecord } from '../deploys/store';
+import type { LogStore } from '../observability/logs';
 import type { GpuAllocator, Placement } from './gpu';
-import type { LogStore } from './logs';
 import { exitDescription, type Runner, RunnerStartError } from './runner';
-import type { RevisionRecord } from './store';
 import type { InvokeResult } from './workerProtocol';
 
 export interface InvokeOutcome {

@@ -11,7 +11,7 @@
  * save_image/save_file write and the URL prefix they return), KILN_RUNNER_ID, KILN_APP_NAME,
  * KILN_MAX_MULTIPLEXING (serve mode; the thread-pool size for sync handlers).
  */
-import type { AppInput } from '../appconfig/input';
+import type { AppInput } from '../../appconfig/input';
 
 /** A JSON Schema object describing an endpoint's request body. */
 export type JsonSchema = Record<string, unknown>;

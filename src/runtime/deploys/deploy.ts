@@ -17,17 +17,17 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   APP_NAME_PATTERN, type AppInput, type Problem, RESERVED_APP_NAMES, UNCHECKED, validateApp, VolumeRef,
-} from '../appconfig';
-import { checkTree, type CheckedApp, createPythonParser, findOption, rangeOfTarget } from '../pyparse';
-import type { DeployError, DeployEvent, DeployRequest, DeployStep } from '../shared/api';
-import { type AppManager, HttpError, scaleOf } from './apps';
+} from '../../appconfig';
+import { checkTree, type CheckedApp, createPythonParser, findOption, rangeOfTarget } from '../../pyparse';
+import type { DeployError, DeployEvent, DeployRequest, DeployStep } from '../../shared/api';
+import { type AppManager, HttpError, scaleOf } from '../apps';
+import type { LogStore } from '../observability/logs';
+import { InspectError, type RunnerLauncher } from '../runners/launch';
+import { DEFAULT_STARTUP_TIMEOUT_S, type InvokeOutcome, type RevisionPool } from '../runners/pool';
+import { type Runner, RunnerStartError } from '../runners/runner';
+import type { InspectedApp, SourceError } from '../runners/workerProtocol';
 import { type EnvironmentStore, probePython } from './environments';
-import { InspectError, type RunnerLauncher } from './launch';
-import type { LogStore } from './logs';
-import { DEFAULT_STARTUP_TIMEOUT_S, type InvokeOutcome, type RevisionPool } from './pool';
-import { type Runner, RunnerStartError } from './runner';
 import type { RevisionRecord, StateStore } from './store';
-import type { InspectedApp, SourceError } from './workerProtocol';
 
 /** Uploads larger than this are not app source. */
 const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { RunnerInfo, RunnerState } from '../shared/api';
+import type { RunnerInfo, RunnerState } from '../../shared/api';
 import { encodeFrame, FrameDecoder } from './frames';
 import type { InvokeResult, RuntimeMessage, SourceError, WorkerMessage } from './workerProtocol';
 

@@ -4,14 +4,14 @@
  */
 import { existsSync, lstatSync, mkdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import type { AppConfig } from '../appconfig';
+import type { AppConfig } from '../../appconfig';
+import type { RevisionRecord } from '../deploys/store';
+import type { LogStore } from '../observability/logs';
+import type { SecretStore } from '../state/secrets';
+import type { VolumeStore } from '../state/volumes';
 import type { Placement } from './gpu';
-import type { LogStore } from './logs';
 import { Runner, type RunnerBackend, type RunnerLaunch, RunnerStartError } from './runner';
 import { mountPointPossible, SANDBOX_TMP, sandboxed } from './sandbox';
-import type { SecretStore } from './secrets';
-import type { RevisionRecord } from './store';
-import type { VolumeStore } from './volumes';
 import type { InspectedApp, SourceError, WorkerMessage } from './workerProtocol';
 
 export interface LauncherOptions {

@@ -9,10 +9,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { AppConfig } from '../appconfig';
-import type { ScaleSettings } from '../shared/api';
-import { writeJsonAtomic } from './files';
-import type { InspectedEndpoint } from './workerProtocol';
+import type { AppConfig } from '../../appconfig';
+import type { ScaleSettings } from '../../shared/api';
+import type { InspectedEndpoint } from '../runners/workerProtocol';
+import { writeJsonAtomic } from '../state/atomicFiles';
 
 export interface AppRecord {
   name: string;

@@ -1,6 +1,6 @@
 /** Prometheus metrics of the runtime, served at /v1/metrics. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RevisionPool } from './pool';
+import type { RevisionPool } from '../runners/pool';
 
 export class Metrics {
   readonly registry = new Registry();
