@@ -9,6 +9,7 @@ import { optionValueSchemas } from '../appconfig';
 import type { AppDetail, AppState, AppSummary, EndpointInfo, ScaleRequest, ScaleSettings } from '../shared/api';
 import type { AppRecord, RevisionRecord, StateStore } from './deploys/store';
 import { compileInputValidator, type FieldError, type InputValidator } from './http/inputs';
+import type { EventBus } from './observability/events';
 import type { LogStore } from './observability/logs';
 import type { Metrics } from './observability/metrics';
 import type { GpuAllocator } from './runners/gpu';
@@ -49,6 +50,7 @@ export interface AppManagerDeps {
   gpus: GpuAllocator;
   launcher: RunnerLauncher;
   metrics: Metrics;
+  events: EventBus;
   cpuRunnerLimit: number;
   publicUrl(): string;
   /** Takes secret values out of text that leaves the runtime. */
@@ -96,7 +98,13 @@ export class AppManager {
       // A worker's thread pool is sized at start: a scale change reaches runners started after it.
       startRunner: (id, placement) => {
         const runner = this.deps.launcher.startRunner(revision, sourceDir, id, placement, pool.scale.maxMultiplexing);
-        void runner.ready.then(() => this.deps.metrics.coldStart(revision.app, runner.coldStartMs ?? 0), () => undefined);
+        const named = { app: revision.app, revision: revision.revision, runner: id };
+        this.deps.events.publish({ type: 'runner.started', ...named });
+        void runner.ready.then(() => {
+          this.deps.metrics.coldStart(revision.app, runner.coldStartMs ?? 0);
+          this.deps.events.publish({ type: 'runner.ready', ...named, coldStartMs: runner.coldStartMs });
+        }, () => undefined);
+        void runner.exit.then(() => this.deps.events.publish({ type: 'runner.stopped', ...named }));
         return runner;
       },
       meter: (usd) => {
@@ -227,6 +235,7 @@ export class AppManager {
     serving.record = { ...serving.record, scaleOverrides: overrides, updatedAt: new Date().toISOString() };
     this.deps.store.saveApp(serving.record);
     serving.live.setScale(scale);
+    this.deps.events.publish({ type: 'app.scaled', app: name, scale });
     return this.detail(name);
   }
 
@@ -242,6 +251,7 @@ export class AppManager {
     this.deps.store.deleteApp(name);
     rmSync(this.deps.launcher.filesDirOf(name), { recursive: true, force: true });
     this.deps.logs.delete(name);
+    this.deps.events.publish({ type: 'app.deleted', app: name });
   }
 
   async stopAll(): Promise<void> {

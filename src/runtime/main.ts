@@ -15,6 +15,7 @@ import { EnvironmentStore, probePython, type PythonInfo } from './deploys/enviro
 import { StateStore } from './deploys/store';
 import { QueueManager } from './http/queue';
 import { buildServer } from './http/server';
+import { EventBus } from './observability/events';
 import { LogStore } from './observability/logs';
 import { Metrics } from './observability/metrics';
 import { detectGpus, GpuAllocator } from './runners/gpu';
@@ -121,7 +122,8 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   let url = '';
   const publicUrl = () => url;
-  const secrets = new SecretStore(path.join(options.dataDir, 'secrets.json'), path.join(options.dataDir, 'secrets.key'));
+  const events = new EventBus();
+  const secrets = new SecretStore(path.join(options.dataDir, 'secrets.json'), path.join(options.dataDir, 'secrets.key'), events);
   const redact = (text: string) => secrets.redact(text);
   const logs = new LogStore(path.join(options.dataDir, 'logs'), redact);
   const volumes = new VolumeStore(path.join(options.dataDir, 'volumes'));
@@ -132,10 +134,10 @@ async function main(): Promise<void> {
     backend: new LocalProcessBackend(), sandbox, dataDir: options.dataDir, harnessDir, filesDir, secrets, volumes, logs, publicUrl,
   });
   let apps!: AppManager;
-  const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })));
-  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, cpuRunnerLimit: options.maxCpuRunners, publicUrl, redact });
+  const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })), path.join(options.dataDir, 'usage.jsonl'));
+  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, events, cpuRunnerLimit: options.maxCpuRunners, publicUrl, redact });
   const deployer = new Deployer({
-    apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs,
+    apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs, events,
     stagingDir: path.join(options.dataDir, 'staging'), defaultPython: options.python,
   });
   const queue = new QueueManager(path.join(options.dataDir, 'queue'), apps, logs, publicUrl);
@@ -152,12 +154,13 @@ async function main(): Promise<void> {
     process.stdout.write('Stopping: runners finish their requests and run teardown.\n');
     await apps.stopAll();
     await server.close();
+    metrics.usage.close();
     logs.close();
     // Only our own file: another runtime may have taken the data directory since.
     if (readRuntimeInfo(options.dataDir)?.pid === process.pid) rmSync(runtimeInfoPath(options.dataDir), { force: true });
     process.exit(0);
   };
-  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, health, shutdown: () => void shutdown() });
+  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, events, filesDir, health, shutdown: () => void shutdown() });
 
   try {
     await server.listen({ host: options.host, port: options.port });
@@ -175,6 +178,7 @@ async function main(): Promise<void> {
 
   apps.restore();
   queue.restore();
+  metrics.usage.start();
   const info: RuntimeInfo = { url, token, pid: process.pid, dataDir: options.dataDir, version: KILN_VERSION, startedAt };
   writeJsonAtomic(runtimeInfoPath(options.dataDir), info, 0o600);
 
