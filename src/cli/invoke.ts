@@ -121,7 +121,7 @@ const POLL_MS = 250;
  * polls instead. False when `signal` aborted first.
  */
 async function waitForCompletion(client: KilnClient, name: string, id: string, onStatus: (status: QueueStatus) => void, signal: AbortSignal): Promise<boolean> {
-  let last = await client.followQueueStatus(name, id, onStatus, signal);
+  let last = await client.followQueueStatus(name, id, onStatus, { signal });
   while (!signal.aborted && last?.status !== 'COMPLETED') {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     if (signal.aborted) break;

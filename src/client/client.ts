@@ -17,8 +17,10 @@ import type {
   LogRecord,
   QueueStatus,
   QueueSubmitResponse,
+  RuntimeEventRecord,
   ScaleRequest,
   SecretInfo,
+  UsageResponse,
   VolumeInfo,
 } from '../shared/api';
 import { DeployCancelledError, DeployFailedError, KilnApiError, RuntimeUnreachableError } from './errors';
@@ -32,6 +34,12 @@ export interface KilnClientOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
+}
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Called once the runtime has answered and the stream is open. */
+  onOpen?: () => void;
 }
 
 export interface DeployOptions extends CallOptions {
@@ -184,9 +192,21 @@ export class KilnClient {
    * Streams the app's log records (the backlog the query selects, then new ones) until the
    * runtime ends the stream or `signal` aborts; both resolve.
    */
-  async followLogs(name: string, query: Omit<LogQuery, 'follow'>, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<void> {
+  async followLogs(name: string, query: Omit<LogQuery, 'follow'>, onRecord: (record: LogRecord) => void, options: StreamOptions = {}): Promise<void> {
     const path = `/v1/apps/${segment(name)}/logs${queryString({ ...query, follow: true })}`;
-    await this.stream(path, onRecord, signal);
+    await this.stream(path, onRecord, options);
+  }
+
+  // ---- events and usage ---------------------------------------------------------------------
+
+  /** Streams what happens on the runtime until it ends the stream or `signal` aborts; both resolve. */
+  async followEvents(onEvent: (event: RuntimeEventRecord) => void, options: StreamOptions = {}): Promise<void> {
+    await this.stream('/v1/events', onEvent, options);
+  }
+
+  /** Requests, latency, runners and cost per app and minute since `since` (ISO, or "1h", "24h"). */
+  usage(since: string, options?: CallOptions): Promise<UsageResponse> {
+    return this.json('GET', `/v1/usage?since=${encodeURIComponent(since)}`, options);
   }
 
   // ---- invocation ---------------------------------------------------------------------------
@@ -208,12 +228,12 @@ export class KilnClient {
    * Streams a queued request's status until it completes; resolves with the last status seen
    * (COMPLETED unless the stream ended early or `signal` aborted).
    */
-  async followQueueStatus(app: string, requestId: string, onStatus: (status: QueueStatus) => void, signal?: AbortSignal): Promise<QueueStatus | undefined> {
+  async followQueueStatus(app: string, requestId: string, onStatus: (status: QueueStatus) => void, { signal, logs = false }: CallOptions & { logs?: boolean } = {}): Promise<QueueStatus | undefined> {
     let last: QueueStatus | undefined;
-    await this.stream<QueueStatus>(`${requestPath(app, requestId)}/status/stream`, (status) => {
+    await this.stream<QueueStatus>(`${requestPath(app, requestId)}/status/stream${logs ? '?logs=1' : ''}`, (status) => {
       last = status;
       onStatus(status);
-    }, signal);
+    }, { signal });
     return last;
   }
 
@@ -290,9 +310,10 @@ export class KilnClient {
   }
 
   /** Reads an SSE route to its end; an abort of `signal` ends it quietly. */
-  private async stream<T>(path: string, onEvent: (event: T) => void, signal?: AbortSignal): Promise<void> {
+  private async stream<T>(path: string, onEvent: (event: T) => void, { signal, onOpen }: StreamOptions = {}): Promise<void> {
     try {
       const response = await this.checked('GET', path, { accept: 'text/event-stream', signal });
+      onOpen?.();
       await readJsonEvents<T>(response.body!, onEvent);
     } catch (error) {
       if (signal?.aborted) return;

@@ -3,3 +3,5 @@ export * from './discovery';
 export * from './errors';
 export * from './launcher';
 export * from './sources';
+export * from './follow';
+export * from './devLoop';
