@@ -60,6 +60,9 @@ export interface InvokeResult {
 
 export type QueueCancelStatus = 'CANCELLATION_REQUESTED' | 'ALREADY_COMPLETED';
 
+/** How often a queued request's status is read when its stream ended before it completed. */
+const QUEUE_POLL_MS = 250;
+
 /** How long a cancelled deploy may take to report that it stopped before we stop waiting. */
 const CANCEL_CONFIRM_MS = 15_000;
 
@@ -235,6 +238,25 @@ export class KilnClient {
       onStatus(status);
     }, { signal });
     return last;
+  }
+
+  /**
+   * Follows a queued request to COMPLETED: the status stream, then polling should the stream
+   * end early (a proxy cutting long streams). False when `signal` aborted first.
+   */
+  async waitForQueued(app: string, requestId: string, onStatus: (status: QueueStatus) => void,
+    { signal, logs = false }: CallOptions & { logs?: boolean } = {}): Promise<boolean> {
+    let last = await this.followQueueStatus(app, requestId, onStatus, { signal, logs });
+    while (!signal?.aborted && last?.status !== 'COMPLETED') {
+      await new Promise((resolve) => setTimeout(resolve, QUEUE_POLL_MS));
+      if (signal?.aborted) break;
+      last = await this.queueStatus(app, requestId, { signal, logs }).catch((error: unknown) => {
+        if (signal?.aborted) return last;
+        throw error;
+      });
+      if (last) onStatus(last);
+    }
+    return !signal?.aborted;
   }
 
   /** A completed request's output, or its error with the status it failed with. */

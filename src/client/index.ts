@@ -5,3 +5,4 @@ export * from './launcher';
 export * from './sources';
 export * from './follow';
 export * from './devLoop';
+export * from './logLines';
