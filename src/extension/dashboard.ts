@@ -56,7 +56,8 @@ class Dashboard implements vscode.Disposable {
     if (!panel) return;
     let message: ExtensionToDashboard;
     try {
-      const usage = await this.ctx.connection.run((client) => client.usage(`${this.hours}h`));
+      // A refresh never starts a runtime: without one the page says so.
+      const usage = await (await this.ctx.connection.existingClient()).usage(`${this.hours}h`);
       message = { type: 'usage', usage, hours: this.hours, now: new Date().toISOString() };
     } catch (error) {
       message = { type: 'unavailable', reason: (error as Error).message };

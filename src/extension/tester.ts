@@ -34,9 +34,10 @@ class TesterPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: KilnContext, private readonly history: TesterHistory) {
-    // A redeploy can change an endpoint's schema; a delete removes it.
+    // A redeploy can change an endpoint's schema; a delete removes it. While the runtime is away
+    // the page keeps what it shows (and this never starts a runtime unasked).
     this.disposables.push(ctx.model.onDidChange(() => {
-      if (this.panel && this.current && !this.inFlight) void this.postEndpoint();
+      if (this.panel && this.current && !this.inFlight && ctx.connection.state.kind === 'connected') void this.postEndpoint();
     }));
   }
 

@@ -27,6 +27,8 @@ const userSettings = {
   'git.enabled': false,
   // code-server offers to forward the runtime's port in a toast that would cover Kiln's.
   'remote.autoForwardPorts': false,
+  // Debian's Python sees numpy, which the text-to-image example draws with.
+  'kiln.python.path': '/usr/bin/python3',
 };
 
 const options = parseGrep('test:e2e');
@@ -82,7 +84,7 @@ async function main() {
     const begun = Date.now();
     camera.prefix = `${index + 1}`;
     try {
-      await scenario.run({ ui, shot: (name) => camera.shoot(name) });
+      await scenario.run({ ui, shot: (name) => camera.shoot(name), kilnHome });
       console.log(`✔ ${index + 1}. ${scenario.title} (${seconds(begun)})`);
     } catch (error) {
       // Stopping closes the browser under the scenario; that is no failure of Kiln's.

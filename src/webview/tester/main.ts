@@ -47,8 +47,8 @@ const endpointPrice = h('span', { class: 'endpoint-price' });
 const formArea = h('form', { class: 'form', onsubmit: (event: Event) => { event.preventDefault(); send(); } });
 const noInputs = h('p', { class: 'hint', hidden: true }, 'This endpoint takes no input.');
 const modeGroup = h('vscode-radio-group', { class: 'mode' },
-  h('vscode-radio', { name: 'mode', value: 'sync', label: 'Sync', checked: state.mode === 'sync', onchange: () => setMode('sync') }),
-  h('vscode-radio', { name: 'mode', value: 'queue', label: 'Queue', checked: state.mode === 'queue', onchange: () => setMode('queue') }));
+  h('vscode-radio', { class: 'mode-sync', name: 'mode', value: 'sync', label: 'Sync', checked: state.mode === 'sync', onchange: () => setMode('sync') }),
+  h('vscode-radio', { class: 'mode-queue', name: 'mode', value: 'queue', label: 'Queue', checked: state.mode === 'queue', onchange: () => setMode('queue') }));
 const sendButton = h('vscode-button', { icon: 'play', class: 'send', title: 'Send (Ctrl+Enter)', onclick: () => send() }, 'Send');
 const cancelButton = h('vscode-button', { secondary: true, icon: 'debug-stop', hidden: true, onclick: () => channel.post({ type: 'cancel' }) }, 'Cancel');
 const copyCurl = h('vscode-button', { secondary: true, icon: 'terminal', title: 'Copy this request as a curl command', onclick: () => copy('curl') }, 'curl');
@@ -121,6 +121,8 @@ channel.onMessage((message) => {
         save();
       }
       showResponse(message.response);
+      // The answer shows without the person scrolling for it (the page scrolls; no focus moves).
+      response.scrollIntoView({ block: 'nearest' });
       break;
     case 'failed':
       setBusy(false);

@@ -105,14 +105,17 @@ function withoutKey(schema: Schema, key: string): Schema {
   return rest;
 }
 
-/** The draft that shows `value` (from history) or, without one, the field's default. */
-export function draftOf(field: Field, value: JsonValue | undefined = field.default): Draft {
+/**
+ * The draft that shows `value` (from an earlier request); without one, an empty field whose
+ * placeholder names the default (a checkbox shows its default, having no empty state).
+ */
+export function draftOf(field: Field, value?: JsonValue): Draft {
   switch (field.kind) {
     case 'boolean':
-      return value === true;
+      return value === undefined ? field.default === true : value === true;
     case 'object': {
       const object = isSchema(value) ? value as Record<string, JsonValue> : {};
-      return Object.fromEntries(field.fields.map((child) => [child.name, draftOf(child, object[child.name] ?? child.default)]));
+      return Object.fromEntries(field.fields.map((child) => [child.name, draftOf(child, object[child.name])]));
     }
     case 'array':
       return Array.isArray(value) ? value.map((item) => draftOf(field.item, item)) : [];
@@ -126,7 +129,7 @@ export function draftOf(field: Field, value: JsonValue | undefined = field.defau
 }
 
 export function draftsOf(fields: Field[], input: Record<string, JsonValue> = {}): Record<string, Draft> {
-  return Object.fromEntries(fields.map((field) => [field.name, draftOf(field, input[field.name] ?? field.default)]));
+  return Object.fromEntries(fields.map((field) => [field.name, draftOf(field, input[field.name])]));
 }
 
 export interface FieldError {
@@ -141,8 +144,16 @@ interface Reading {
   errors: FieldError[];
 }
 
-/** Reads a field's draft; `path` names it in errors. */
+/** Reads a field's draft; `path` names it in errors. An optional field set to its default is left out. */
 export function readField(field: Field, draft: Draft, path: (string | number)[]): Reading {
+  const reading = readDraft(field, draft, path);
+  if (!field.required && field.default !== undefined && reading.value !== undefined && JSON.stringify(reading.value) === JSON.stringify(field.default)) {
+    return { errors: reading.errors };
+  }
+  return reading;
+}
+
+function readDraft(field: Field, draft: Draft, path: (string | number)[]): Reading {
   const fail = (message: string): Reading => ({ errors: [{ path, message }] });
   const leaveOut = (): Reading => (field.required ? (field.nullable ? { value: null, errors: [] } : fail('Required')) : { errors: [] });
   switch (field.kind) {
