@@ -4,7 +4,7 @@
  * (bench-results.json at the repository root, or --out). Targets are reported, never asserted.
  *
  *   npm run bench                          # all groups, about 2 minutes
- *   npm run bench -- --only editor         # editor | serving | cold, comma-separated
+ *   npm run bench -- --only editor         # editor | serving | cold | dev, comma-separated
  *   npm run bench -- --long                # longer sampling and load runs
  *   npm run bench -- --duration 30 --out /tmp/bench.json
  */
@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ColdStartResults, coldStartTable, runColdStartBench } from './coldStart';
+import { DEV_MODE_TARGET_MS, type DevModeResults, devModeTable, runDevModeBench } from './devMode';
 import { EDITOR_TARGETS, type EditorResults, editorTables, runEditorBench } from './editor';
 import { defaultLoadTool, type LoadTool, wrkAvailable, wrkVersion } from './load';
 import { Resources } from './resources';
@@ -21,11 +22,11 @@ import { runServingBench, SERVING_TARGETS, type ServingResults, servingTables } 
 import { renderTable, type Table } from './table';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const GROUPS = ['editor', 'serving', 'cold'] as const;
+const GROUPS = ['editor', 'serving', 'cold', 'dev'] as const;
 type Group = (typeof GROUPS)[number];
 
 const USAGE = `Usage: npm run bench -- [options]
-  --only GROUPS            editor, serving, cold (comma-separated; default all)
+  --only GROUPS            editor, serving, cold, dev (comma-separated; default all)
   --out PATH               where the JSON goes (default bench-results.json at the repository root)
   --long                   5x the editor sampling, 30 s / 15 s (5 rounds) load runs, 10 cold starts
   --duration S             seconds of the throughput load run (default 10)
@@ -34,7 +35,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --warmup S               seconds of load before each server's measured runs (default 2)
   --connections N          connections of the throughput run (default 16)
   --threads N              wrk threads of the throughput run (default 2)
-  --cold-runs N            cold starts to time (default 5)
+  --cold-runs N            cold starts to time (default 5), and hot-reload saves (dev)
   --python PATH            interpreter for the runtime's workers and the floors (default /usr/bin/python3)
   --load-tool wrk|node     load generator (default wrk when installed)`;
 
@@ -170,6 +171,7 @@ interface Results {
   editor?: EditorResults | GroupFailure;
   serving?: ServingResults | GroupFailure;
   coldStart?: ColdStartResults | GroupFailure;
+  devMode?: DevModeResults | GroupFailure;
 }
 
 /** Set on Ctrl-C: the groups still running fail as their processes go, and nothing more is reported. */
@@ -226,6 +228,10 @@ async function main(): Promise<void> {
       results.coldStart = await attempt('cold start', () => runColdStartBench({ python: options.python, runs: options.coldRuns }, resources),
         (result) => [coldStartTable(result)]);
     }
+    if (options.groups.includes('dev') && !interrupted) {
+      results.devMode = await attempt('hot reload', () => runDevModeBench({ python: options.python, runs: options.coldRuns }, resources),
+        (result) => [devModeTable(result)]);
+    }
   } finally {
     await resources.releaseAll();
   }
@@ -240,7 +246,7 @@ async function main(): Promise<void> {
     durationS: (finished.getTime() - started.getTime()) / 1000,
     machine,
     options,
-    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS },
+    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, devMode: { saveToLiveMs: DEV_MODE_TARGET_MS } },
     results,
   };
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
