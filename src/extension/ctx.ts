@@ -47,7 +47,9 @@ export class KilnContext implements vscode.Disposable {
       if (affectsRuntime(event)) this.connection.watchRuntime();
     }));
     this.connection.watchRuntime();
-    await this.startServer();
+    // The language server starts in the background: activation (and every command) is ready
+    // before it is, and whatever needs it waits for it (documentApps).
+    void this.startServer().catch((error: unknown) => this.output.error(`The Kiln language server did not start: ${(error as Error).message}`));
   }
 
   subscribe(...disposables: vscode.Disposable[]): void {
@@ -87,8 +89,8 @@ export class KilnContext implements vscode.Disposable {
   async documentApps(uri: vscode.Uri): Promise<DocumentApp[]> {
     const document = await vscode.workspace.openTextDocument(uri);
     if (document.languageId !== 'python') return [];
-    await this.clientStarting;
-    if (!this.client) throw new Error('the Kiln language server is not running: run "Kiln: Restart Language Server"');
+    await this.clientStarting?.catch(() => undefined);
+    if (!this.client?.isRunning()) throw new Error('the Kiln language server is not running: run "Kiln: Restart Language Server" (the Kiln output says why it stopped)');
     const params: DocumentAppsParams = { uri: this.client.code2ProtocolConverter.asUri(document.uri) };
     return this.client.sendRequest<DocumentApp[]>(DOCUMENT_APPS_REQUEST, params);
   }

@@ -268,7 +268,10 @@ export const scenarios = [
         timeoutMs: 60_000,
         describe: (shown) => `the tail did not show the new runner's setup after the restart: ${JSON.stringify(shown)}`,
       });
+      // The log's group takes the width (the tester shares it otherwise), so the lines read whole.
+      await ui.runCommand('View: Toggle Maximize Editor Group');
       await shot('log-tail-after-restart');
+      await ui.runCommand('View: Toggle Maximize Editor Group');
       const runners = lines.filter((line) => /TextToImage model ready on/.test(line)).map((line) => /(text-to-image-r1-\w{6})/.exec(line)?.[1]);
       assert.equal(new Set(runners).size, 2, `one setup line per runner, none repeated: ${JSON.stringify(lines)}`);
 

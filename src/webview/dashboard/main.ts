@@ -105,13 +105,18 @@ function render(usage: UsageResponse, now: number): void {
     notice.textContent = 'Nothing ran in this window: deploy an app and call it, and its requests, latency, runners and cost show here.';
     return;
   }
-  chart('Requests per minute', xs, series.map((s, i) => ({ label: s.app, values: s.requests, stroke: colour(i) })), (v) => `${v}`);
-  chart('Latency (ms), p50 solid, p95 dashed', xs, series.flatMap((s, i) => [
+  chart('Requests per minute', xs, series.map((s, i) => ({ label: s.app, values: s.requests, stroke: colour(i) })), wholeNumber);
+  chart('Latency, p50 solid, p95 dashed', xs, series.flatMap((s, i) => [
     { label: `${s.app} p50`, values: s.p50, stroke: colour(i) },
     { label: `${s.app} p95`, values: s.p95, stroke: colour(i), dash: [6, 4] },
-  ]), (v) => `${Number(v.toPrecision(3))} ms`);
-  chart('Runners', xs, series.map((s, i) => ({ label: s.app, values: s.runners, stroke: colour(i), stepped: true })), (v) => `${v}`);
+  ]), (v) => (v >= 1000 ? `${Number((v / 1000).toPrecision(3))} s` : `${Number(v.toPrecision(3))} ms`));
+  chart('Runners', xs, series.map((s, i) => ({ label: s.app, values: s.runners, stroke: colour(i), stepped: true })), wholeNumber);
   chart('Cost so far (USD)', xs, series.map((s, i) => ({ label: s.app, values: s.cost, stroke: colour(i) })), (v) => `$${Number(v.toPrecision(3))}`);
+}
+
+/** Counts have no halves: the axis labels only whole ticks. */
+function wholeNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : '';
 }
 
 function summaryCard(app: string, samples: UsageSample[], costUsd: number, stroke: string): HTMLElement {
@@ -152,7 +157,7 @@ function chart(title: string, xs: number[], lines: Line[], format: (value: numbe
     height: 180,
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-    axes: [axis, { ...axis, values: (_u, ticks) => ticks.map(format), size: 60 }],
+    axes: [axis, { ...axis, values: (_u, ticks) => ticks.map(format), size: 70 }],
     series: [
       {},
       ...lines.map((line) => ({
