@@ -334,6 +334,23 @@ export const scenarios = [
       await shot('deleted');
     },
   },
+  {
+    title: 'the walkthrough leads from an empty folder to the first response',
+    async run({ ui, shot }) {
+      await ui.runCommand('Welcome: Open Walkthrough...');
+      await ui.quickInput.locator('.monaco-list-row', { hasText: 'Get started with Kiln' }).click();
+      const page = ui.page.locator('.gettingStartedContainer');
+      for (const step of ['Create an app', 'Deploy it', 'Call it', 'Watch its logs', 'Reload on save', 'Watch what it costs']) {
+        await page.locator('.step-title', { hasText: step }).waitFor({ timeout: uiTimeoutMs });
+      }
+      await page.locator('.getting-started-step.expanded', { hasText: 'New App…' }).waitFor({ timeout: uiTimeoutMs });
+      // Without the side bar the walkthrough has the width to show each step's page beside it.
+      await ui.keyboard.press('Control+B');
+      await page.locator('.getting-started-media').waitFor({ timeout: uiTimeoutMs }).catch(() => {});
+      await shot('walkthrough');
+      await ui.keyboard.press('Control+B');
+    },
+  },
 ];
 
 /** Text as the workbench renders it, with its non-breaking spaces read as spaces. */

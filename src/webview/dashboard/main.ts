@@ -165,6 +165,8 @@ function chart(title: string, xs: number[], lines: Line[], format: (value: numbe
         stroke: line.stroke,
         width: 2,
         spanGaps: false,
+        // A minute alone between empty ones is a point, not a line: show points while they are few.
+        points: { show: xs.length <= 360, size: 5 },
         value: (_u: uPlot, value: number | null) => (value === null ? '–' : format(value)),
         ...(line.dash ? { dash: line.dash } : {}),
         ...(line.stepped ? { paths: uPlot.paths.stepped!({ align: 1 }) } : {}),
