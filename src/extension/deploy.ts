@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { collectSources, DeployCancelledError, DeployFailedError } from '../client';
+import { collectSources, DeployCancelledError, DeployFailedError, KilnApiError } from '../client';
 import type { AppDetail, DeployEvent } from '../shared/api';
 import type { AppTarget } from '../shared/protocol';
 import { runtimePython } from './config';
@@ -143,4 +143,18 @@ async function reportFailure(ctx: KilnContext, error: unknown, uri: vscode.Uri):
     }
   });
   return message;
+}
+
+/**
+ * Whether the target's app is deployed; when it is not, offers to deploy it first (`action`
+ * names what happens after) and says whether that deploy went live.
+ */
+export async function deployedOrOffered(ctx: KilnContext, target: AppTarget, action: string): Promise<boolean> {
+  const deployed = await ctx.connection.run((client) => client.getApp(target.appName)).then(() => true, (error: unknown) => {
+    if (error instanceof KilnApiError && error.status === 404) return false;
+    throw error;
+  });
+  if (deployed) return true;
+  const choice = await vscode.window.showInformationMessage(`${target.appName} is not deployed yet.`, action);
+  return choice === action && (await deployApp(ctx, target)).app !== undefined;
 }

@@ -9,8 +9,7 @@ import { formatDetail } from '../client';
 import { INVOKE_HEADERS } from '../shared/api';
 import type { EndpointTarget } from '../shared/protocol';
 import type { KilnContext } from './ctx';
-import { deployApp } from './deploy';
-import { isDeployed } from './tester';
+import { deployedOrOffered } from './deploy';
 import { resolveEndpoint } from './targets';
 import { TesterHistory } from './testerRequests';
 
@@ -103,23 +102,7 @@ function isModelBody(target: EndpointTarget): boolean {
 }
 
 async function askInputs(target: EndpointTarget): Promise<Record<string, unknown> | undefined> {
-  if (isModelBody(target)) {
-    const text = await vscode.window.showInputBox({
-      title: `Invoke ${target.appName}${target.path}`,
-      prompt: `The request body: a JSON object for ${target.parameters[0]!.annotation}`,
-      value: '{}',
-      ignoreFocusOut: true,
-      validateInput: (value) => {
-        try {
-          const parsed = JSON.parse(value) as unknown;
-          return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? undefined : 'Enter a JSON object';
-        } catch {
-          return 'Enter a JSON object, such as {"prompt": "a fox"}';
-        }
-      },
-    });
-    return text === undefined ? undefined : JSON.parse(text) as Record<string, unknown>;
-  }
+  if (isModelBody(target)) return askBody(`Invoke ${target.appName}${target.path}`, `The request body: a JSON object for ${target.parameters[0]!.annotation}`);
   const input: Record<string, unknown> = {};
   for (const [index, parameter] of target.parameters.entries()) {
     const text = await vscode.window.showInputBox({
@@ -144,11 +127,14 @@ async function askInputs(target: EndpointTarget): Promise<Record<string, unknown
   return input;
 }
 
-/** One input box for a whole JSON body: an endpoint named from the apps view, whose parameters the editor has not read. */
-async function askBody(app: string, path: string): Promise<Record<string, unknown> | undefined> {
+/**
+ * One input box for a whole JSON body: for a pydantic model, or an endpoint named from the apps
+ * view, whose parameters the editor has not read.
+ */
+async function askBody(title: string, prompt: string): Promise<Record<string, unknown> | undefined> {
   const text = await vscode.window.showInputBox({
-    title: `Invoke ${app}${path}`,
-    prompt: 'The request body, as a JSON object',
+    title,
+    prompt,
     value: '{}',
     ignoreFocusOut: true,
     validateInput: (value) => {
@@ -171,14 +157,9 @@ export function registerInvoke(ctx: KilnContext): void {
     const endpoint = await resolveEndpoint(ctx, argument, 'invoke');
     if (!endpoint) return undefined;
     const app = 'appName' in endpoint ? endpoint.appName : endpoint.app;
-    if ('uri' in endpoint && !(await isDeployed(ctx, app))) {
-      const choice = await vscode.window.showInformationMessage(`${app} is not deployed yet.`, 'Deploy and Invoke');
-      if (choice !== 'Deploy and Invoke') return undefined;
-      const { app: deployed } = await deployApp(ctx, endpoint);
-      if (!deployed) return undefined;
-    }
+    if ('uri' in endpoint && !(await deployedOrOffered(ctx, endpoint, 'Deploy and Invoke'))) return undefined;
     const input = givenInput ?? history.lastInput(app, endpoint.path)
-      ?? await ('parameters' in endpoint ? askInputs(endpoint) : askBody(app, endpoint.path));
+      ?? await ('parameters' in endpoint ? askInputs(endpoint) : askBody(`Invoke ${app}${endpoint.path}`, 'The request body, as a JSON object'));
     if (input === undefined) return undefined;
     const response = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: `Invoking ${app}${endpoint.path}` },

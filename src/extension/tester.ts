@@ -14,7 +14,7 @@ import type {
   ExtensionToTester, HistoryEntry, InvokeMode, TesterEndpoint, TesterResponse, TesterTiming, TesterToExtension,
 } from '../shared/webviewProtocol';
 import type { KilnContext } from './ctx';
-import { deployApp } from './deploy';
+import { deployedOrOffered } from './deploy';
 import { resolveEndpoint } from './targets';
 import { curlSnippet, falClientSnippet, fetchImages, TesterHistory } from './testerRequests';
 import { webviewHtml, webviewOptions } from './webviewHtml';
@@ -247,21 +247,10 @@ export function registerTester(ctx: KilnContext): void {
     const endpoint = await resolveEndpoint(ctx, argument, 'invoke');
     if (!endpoint) return undefined;
     const app = 'appName' in endpoint ? endpoint.appName : endpoint.app;
-    if ('uri' in endpoint && !(await isDeployed(ctx, app))) {
-      const choice = await vscode.window.showInformationMessage(`${app} is not deployed yet.`, 'Deploy and Open Tester');
-      if (choice !== 'Deploy and Open Tester') return undefined;
-      const { app: deployed } = await deployApp(ctx, endpoint);
-      if (!deployed) return undefined;
-    }
+    if ('uri' in endpoint && !(await deployedOrOffered(ctx, endpoint, 'Deploy and Open Tester'))) return undefined;
     return tester.show({ app, path: endpoint.path });
   };
   ctx.registerCommand('kiln.invoke', open);
   ctx.registerCommand('kiln.openTester', open);
 }
 
-export async function isDeployed(ctx: KilnContext, app: string): Promise<boolean> {
-  return ctx.connection.run((client) => client.getApp(app)).then(() => true, (error: unknown) => {
-    if (error instanceof KilnApiError && error.status === 404) return false;
-    throw error;
-  });
-}

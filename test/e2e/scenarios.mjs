@@ -312,6 +312,7 @@ export const scenarios = [
       const page = ui.webview();
       await page.locator('.card-title', { hasText: 'text-to-image' }).waitFor({ timeout: uiTimeoutMs });
       assert.equal(await page.locator('.chart canvas').count(), 4, 'four charts');
+      await ui.clearNotifications();
       await shot('usage-dashboard');
       await ui.keyboard.press('Control+W');
     },

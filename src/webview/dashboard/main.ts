@@ -7,6 +7,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import '../../../media/webview/common.css';
 import '../../../media/webview/dashboard.css';
 import type { UsageResponse, UsageSample } from '../../shared/api';
 import type { DashboardToExtension, ExtensionToDashboard } from '../../shared/webviewProtocol';

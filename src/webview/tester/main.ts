@@ -13,6 +13,7 @@ import '@vscode-elements/elements/dist/vscode-radio-group/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import '../../../media/webview/common.css';
 import '../../../media/webview/tester.css';
 import type {
   ExtensionToTester, HistoryEntry, InvokeMode, TesterEndpoint, TesterResponse, TesterToExtension,
