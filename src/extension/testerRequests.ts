@@ -77,7 +77,11 @@ export async function fetchImages(body: unknown): Promise<ResponseImage[]> {
     try {
       const response = await fetch(ref, { signal: AbortSignal.timeout(15_000) });
       const type = response.headers.get('content-type') ?? '';
-      if (!response.ok || !type.startsWith('image/')) return undefined;
+      const declared = Number(response.headers.get('content-length') ?? 0);
+      if (!response.ok || !type.startsWith('image/') || declared > MAX_IMAGE_BYTES) {
+        await response.body?.cancel();
+        return undefined;
+      }
       const bytes = Buffer.from(await response.arrayBuffer());
       if (bytes.length > MAX_IMAGE_BYTES) return undefined;
       return { pointer, dataUri: `data:${type.split(';')[0]};base64,${bytes.toString('base64')}` };

@@ -179,6 +179,13 @@ describe('kiln dev', () => {
     assert.match(output.stdout, /Deleted the dev copy\./);
     assert.deepEqual(await runtime.client.listApps(), []);
   });
+
+  it('asks which class when the file has several, and exits 2', async () => {
+    const dev = spawnCli(['dev', path.join(ROOT, 'test', 'fixtures', 'apps', 'two_apps.py')], { KILN_HOME: runtime.dataDir });
+    const status = await dev.exited();
+    assert.equal(status, 2);
+    assert.match(dev.stderr(), /two_apps\.py defines several apps \(First, Second\): choose one with .*two_apps\.py::Class/);
+  });
 });
 
 interface CliRun {
@@ -186,6 +193,8 @@ interface CliRun {
   stderr(): string;
   /** Ctrl-C, then everything it said and its exit status. */
   stop(): Promise<{ stdout: string; stderr: string; status: number | null }>;
+  /** Its exit status, once it exits by itself. */
+  exited(): Promise<number | null>;
 }
 
 function spawnCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): CliRun {
@@ -205,5 +214,6 @@ function spawnCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): CliRun {
       const status = await closed;
       return { stdout, stderr, status };
     },
+    exited: () => closed,
   };
 }
