@@ -60,16 +60,18 @@ const queueLog = h('pre', { class: 'queue-log', hidden: true });
 const response = h('section', { class: 'response', 'aria-live': 'polite' });
 const missing = h('div', { class: 'missing', hidden: true });
 
+const request = h('section', { class: 'request' });
 root.append(
   h('header', { class: 'endpoint' }, switcher, endpointUrl, endpointPrice),
   missing,
-  h('section', { class: 'request' }, noInputs, formArea,
-    h('div', { class: 'actions' }, sendButton, cancelButton, modeGroup, h('span', { class: 'spacer' }), h('span', { class: 'copy-label' }, 'Copy as'), copyCurl, copyFal),
-    h('div', { class: 'history-row' }, h('span', { class: 'history-label' }, 'History'), historySelect)),
+  request,
   progress,
   queueLog,
   response,
 );
+request.append(noInputs, formArea,
+    h('div', { class: 'actions' }, sendButton, cancelButton, modeGroup, h('span', { class: 'spacer' }), h('span', { class: 'copy-label' }, 'Copy as'), copyCurl, copyFal),
+    h('div', { class: 'history-row' }, h('span', { class: 'history-label' }, 'History'), historySelect));
 
 const form = new FormView(formArea, [], {}, () => {
   if (endpoint) state.drafts[keyOf(endpoint)] = form.currentDrafts();
@@ -94,6 +96,8 @@ channel.onMessage((message) => {
     case 'missing':
       endpoint = undefined;
       missing.hidden = false;
+      request.hidden = true;
+      response.replaceChildren();
       missing.replaceChildren(h('p', {}, h('span', { class: 'codicon codicon-warning' }), ` ${message.reason}`),
         h('p', { class: 'hint' }, `Deploy the app (▶ Deploy above its class, or "Kiln: Deploy App"), and the tester shows ${message.app}${message.path} again.`));
       setBusy(false);
@@ -139,6 +143,7 @@ channel.post({ type: 'ready' });
 function showEndpoint(next: TesterEndpoint, others: { app: string; path: string }[], entries: HistoryEntry[], input?: Record<string, unknown>): void {
   endpoint = next;
   missing.hidden = true;
+  request.hidden = false;
   history = entries;
   fields = fieldsOf(next.inputSchema);
   const key = keyOf(next);
