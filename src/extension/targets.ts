@@ -86,8 +86,9 @@ export async function resolveEndpoint(ctx: KilnContext, argument: unknown, verb:
 /** A view item names an app, maybe an endpoint: an app's endpoints are picked from what the runtime serves. */
 async function pickDeployedEndpoint(ctx: KilnContext, node: ViewNode): Promise<{ app: string; path: string } | undefined> {
   if (node.path) return { app: node.app, path: node.path };
-  const app = ctx.model.app(node.app);
-  const endpoints = (app?.endpoints ?? []).filter((endpoint) => !endpoint.isHealth);
+  // Just deployed, the model may not have read the app yet: the runtime has.
+  const app = ctx.model.app(node.app) ?? await ctx.connection.run((client) => client.getApp(node.app));
+  const endpoints = app.endpoints.filter((endpoint) => !endpoint.isHealth);
   if (endpoints.length <= 1) return { app: node.app, path: endpoints[0]?.path ?? '/' };
   const picked = await vscode.window.showQuickPick(endpoints.map((endpoint) => ({ label: endpoint.path, description: endpoint.functionName })),
     { title: `Which endpoint of ${node.app}?` });

@@ -74,6 +74,11 @@ describe('deploy and invoke from the editor', () => {
     const fromPalette = await vscode.commands.executeCommand<vscode.WebviewPanel>('kiln.invoke');
     assert.equal(fromPalette?.title, 'Test editor-hello/greet');
     fromPalette!.dispose();
+
+    // As the deploy notification's Open Tester names it: the app alone, its one endpoint found.
+    const fromNotification = await vscode.commands.executeCommand<vscode.WebviewPanel>('kiln.openTester', { app: 'editor-hello' });
+    assert.equal(fromNotification?.title, 'Test editor-hello/greet');
+    fromNotification!.dispose();
   });
 
   it('asks each input in an input box the first time, typed by the parameter\'s hint', async function () {
