@@ -105,7 +105,7 @@ channel.onMessage((message) => {
     case 'sending':
       setBusy(true, message.mode === 'queue' ? 'Submitting to the queue…' : 'Waiting for the answer…');
       queueLog.replaceChildren();
-      queueLog.hidden = message.mode !== 'queue';
+      queueLog.hidden = true;
       break;
     case 'queued':
       setBusy(true, message.position > 0 ? `In the queue: position ${message.position}` : 'In the queue…');
@@ -114,6 +114,7 @@ channel.onMessage((message) => {
       setBusy(true, 'Running…');
       break;
     case 'log':
+      queueLog.hidden = false;
       queueLog.append(...message.lines.map((line) => `${line}\n`));
       queueLog.scrollTop = queueLog.scrollHeight;
       break;
