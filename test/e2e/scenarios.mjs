@@ -231,7 +231,25 @@ export const scenarios = [
       await page.locator('vscode-button.send').click();
       await page.locator('.response-meta', { hasText: /^queue · .*request [\w-]+$/ }).waitFor({ timeout: 60_000 });
       await page.locator('.json-image img').waitFor({ timeout: uiTimeoutMs });
+
+      // Another endpoint, from the Kiln view: the same tab shows it, and a queued request shows the
+      // lines the app printed for it.
+      await ui.kilnView();
+      const app = ui.treeRow('editor-hello');
+      if ((await app.getAttribute('aria-expanded')) !== 'true') await app.click();
+      await ui.treeRow('/greet').click();
+      await page.locator('vscode-textfield[name="name"]').waitFor({ timeout: uiTimeoutMs });
+      assert.equal(await ui.page.locator('.tab', { hasText: /^Test / }).count(), 1, 'one tester tab, reused');
+      await page.locator('vscode-textfield[name="name"] input').fill('Queue');
+      await page.locator('vscode-button.send').click();
+      await page.locator('.queue-log', { hasText: 'greeting Queue' }).waitFor({ timeout: 60_000 });
+      await page.locator('.json-string', { hasText: '"Hello, Queue!"' }).waitFor({ timeout: uiTimeoutMs });
+      await shot('tester-queued-logs');
       await page.locator('vscode-radio.mode-sync').click();
+      // Back to text-to-image, whose drafts the tester kept.
+      await ui.treeRow('/generate').click();
+      await page.locator('vscode-textfield[name="prompt"] input').waitFor({ timeout: uiTimeoutMs });
+      assert.equal(await page.locator('vscode-textfield[name="prompt"] input').inputValue(), 'a red fox');
     },
   },
   {

@@ -154,7 +154,7 @@ function showEndpoint(next: TesterEndpoint, others: { app: string; path: string 
   form.reset(fields, drafts);
   noInputs.hidden = fields.length > 0;
   endpointUrl.textContent = `POST ${next.url}`;
-  endpointPrice.textContent = next.pricePerSecond > 0 ? `${next.machineType} · $${next.pricePerSecond.toPrecision(3)}/s` : next.machineType;
+  endpointPrice.textContent = next.pricePerSecond > 0 ? `${next.machineType} · $${Number(next.pricePerSecond.toPrecision(3))}/s` : next.machineType;
   const choices = [...others];
   if (!choices.some((other) => keyOf(other) === key)) choices.unshift({ app: next.app, path: next.path });
   switcher.replaceChildren(...choices.map((choice) => h('vscode-option', { value: keyOf(choice), selected: keyOf(choice) === key }, `${choice.app}${choice.path}`)));
