@@ -5,6 +5,8 @@
 
     POST /{path}        the endpoint at {path}: its output, or {"detail": ...} with fal's status
                         (422 input, 404 no such endpoint, 500, 503 GPU fault, AppException's own)
+    POST (any path) with x-fal-target-url: @fal-ai/client's proxy mode; the endpoint is the
+                        target's path after owner/app (https://fal.run/owner/app/generate -> /generate)
     GET  /health        readiness: 503 while setup() runs and while draining; then the app's
                         health endpoint's answer when it has one (--health-endpoint), else 200
     GET  /files/{name}  what the app saved with save_image/save_file (KILN_FILES_DIR)
@@ -45,7 +47,7 @@ import sys
 import uuid
 from http import HTTPStatus
 from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from kiln_harness import results
 from kiln_harness.loader import UserCode, WorkerFailure
@@ -58,6 +60,7 @@ MAX_HEAD_BYTES = 64 * 1024
 FILE_NAME_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-")
 JSON = b"application/json"
 REQUEST_ID_HEADER = "x-fal-request-id"
+TARGET_URL_HEADER = "x-fal-target-url"
 
 STARTING, READY, DRAINING = "starting", "ready", "draining"
 
@@ -139,11 +142,28 @@ class Service:
     # -- answers ---------------------------------------------------------------------------
 
     async def answer(self, request: Request, connection: "Connection") -> Response:
+        target = request.headers.get(TARGET_URL_HEADER)
+        if target is not None:
+            return await self.answer_proxied(request, connection, target)
         path = _endpoint_path(request.path)
         if path == "/health" and request.method in ("GET", "HEAD"):
             return await self.readiness()
         if path.startswith("/files/") and request.method in ("GET", "HEAD"):
             return _saved_file(path[len("/files/") :])
+        return await self.invoke(request, connection, path)
+
+    async def answer_proxied(self, request: Request, connection: "Connection", target: str) -> Response:
+        """@fal-ai/client sends every call to its proxyUrl with the fal URL it meant in a header."""
+        url = urlsplit(target)
+        if url.hostname is not None and url.hostname.startswith("queue."):
+            return detail_response(
+                404,
+                "This container serves sync calls (fal.run); the queue API (fal.subscribe, fal.queue) is not served here.",
+            )
+        segments = [segment for segment in url.path.split("/") if segment]
+        return await self.invoke(request, connection, "/" + "/".join(segments[2:]))
+
+    async def invoke(self, request: Request, connection: "Connection", path: str) -> Response:
         request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
         ids = {REQUEST_ID_HEADER: request_id}
         if request.method != "POST":
@@ -285,7 +305,7 @@ def _failed(error: BaseException) -> Tuple[int, str, results.Failure]:
 
 
 def _endpoint_path(target: str) -> str:
-    """`/generate/?x=1` -> `/generate`: @fal-ai/client calls a URL id with a trailing slash."""
+    """`/generate/?x=1` -> `/generate`."""
     path = unquote(target.split("?", 1)[0])
     return path.rstrip("/") or "/"
 
