@@ -51,7 +51,7 @@ from urllib.parse import unquote, urlsplit
 
 from kiln_harness import results
 from kiln_harness.loader import UserCode, WorkerFailure
-from kiln_harness.served_app import NOT_FOUND, Route, ServedApp
+from kiln_harness.served_app import Route, ServedApp
 
 DEFAULT_GRACE_S = 30.0
 QUEUE_FACTOR = 10
@@ -68,11 +68,10 @@ STARTING, READY, DRAINING = "starting", "ready", "draining"
 class HttpError(Exception):
     """A request the transport answers itself, with fal's `{"detail": ...}`."""
 
-    def __init__(self, status: int, detail: Any, headers: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, status: int, detail: Any) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
-        self.headers = headers or {}
 
 
 class Request:

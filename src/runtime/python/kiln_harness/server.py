@@ -20,7 +20,6 @@ import select
 import signal
 import sys
 import threading
-import traceback
 from time import monotonic, perf_counter
 from typing import Any, Dict, Optional, Tuple
 
