@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerCheck } from './check';
 import { registerDelete } from './delete';
 import { registerDeploy } from './deploy';
+import { registerExport } from './export';
 import { exitCodeFor, reportFailure } from './failures';
 import { registerInvoke } from './invoke';
 import { registerList } from './list';
@@ -37,6 +38,7 @@ registerScale(program);
 registerDelete(program);
 registerSecrets(program);
 registerRuntime(program);
+registerExport(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   reportFailure(error);

@@ -8,6 +8,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { type AppTarget, COMMANDS, type EndpointTarget, SETTINGS_NOTIFICATION } from '../shared/protocol';
 import { affectsServer, serverSettings } from './config';
 import { deployApp } from './deployCommand';
+import { exportForKubernetes } from './exportCommand';
 import { invokeEndpoint, RESPONSE_SCHEME, ResponseDocuments } from './invokeCommand';
 import { createLanguageClient } from './languageClient';
 import { RuntimeConnection } from './runtimeConnection';
@@ -31,6 +32,7 @@ export class KilnContext implements vscode.Disposable {
     this.registerCommand(COMMANDS.deploy, (target: AppTarget) => this.reportErrors(() => deployApp(target, this.runtime, this.output)));
     this.registerCommand(COMMANDS.invoke, (target: EndpointTarget, input?: Record<string, unknown>) =>
       this.reportErrors(() => invokeEndpoint(target, input, this.runtime, this.responses, this.output)));
+    this.registerCommand('kiln.exportForKubernetes', (target?: AppTarget | vscode.Uri) => this.reportErrors(() => exportForKubernetes(target, this.output)));
     this.disposables.push(vscode.workspace.registerTextDocumentContentProvider(RESPONSE_SCHEME, this.responses));
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsServer(event)) void this.client?.sendNotification(SETTINGS_NOTIFICATION, serverSettings());
