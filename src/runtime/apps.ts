@@ -13,6 +13,8 @@ import type { LogStore } from './observability/logs';
 import type { Metrics } from './observability/metrics';
 import type { GpuAllocator } from './runners/gpu';
 import type { RunnerLauncher } from './runners/launch';
+import { RunnerStarter } from './runners/starter';
+import type { TemplateProcess } from './runners/template';
 import { type InvokeOutcome, type PendingRequest, RevisionPool } from './runners/pool';
 
 /** An error with the HTTP status and fal-shaped detail the API answers with. */
@@ -50,6 +52,8 @@ export interface AppManagerDeps {
   launcher: RunnerLauncher;
   metrics: Metrics;
   cpuRunnerLimit: number;
+  /** Fork runners from warm templates (else every runner is a fresh process). */
+  templates: boolean;
   publicUrl(): string;
   /** Takes secret values out of text that leaves the runtime. */
   redact(text: string): string;
@@ -87,18 +91,23 @@ export class AppManager {
     }
   }
 
-  createPool(revision: RevisionRecord, scale: ScaleSettings): RevisionPool {
-    const sourceDir = this.deps.store.sourceDir(revision.app, revision.revision);
-    const pool: RevisionPool = new RevisionPool(revision, scale, {
+  /** A pool for a revision; `inspected` is the template the deploy imported the app in, adopted for forking. */
+  createPool(revision: RevisionRecord, scale: ScaleSettings, inspected?: TemplateProcess): RevisionPool {
+    const { config } = revision;
+    const starter = new RunnerStarter({
+      launcher: this.deps.launcher,
+      logs: this.deps.logs,
+      revision,
+      sourceDir: this.deps.store.sourceDir(revision.app, revision.revision),
+      templates: this.deps.templates,
+      onGpus: this.deps.gpus.capacity(config.machineTypes, config.numGpus) !== null,
+    }, inspected);
+    return new RevisionPool(revision, scale, {
       logs: this.deps.logs,
       gpus: this.deps.gpus,
       cpuRunnerLimit: this.deps.cpuRunnerLimit,
-      // A worker's thread pool is sized at start: a scale change reaches runners started after it.
-      startRunner: (id, placement) => {
-        const runner = this.deps.launcher.startRunner(revision, sourceDir, id, placement, pool.scale.maxMultiplexing);
-        void runner.ready.then(() => this.deps.metrics.coldStart(revision.app, runner.coldStartMs ?? 0), () => undefined);
-        return runner;
-      },
+      starter,
+      coldStart: (ms) => this.deps.metrics.coldStart(revision.app, ms),
       meter: (usd) => {
         const serving = this.apps.get(revision.app);
         if (!serving) return;
@@ -106,7 +115,6 @@ export class AppManager {
         this.deps.store.saveApp(serving.record);
       },
     });
-    return pool;
   }
 
   /** Puts a pool in front of traffic; the one it replaces drains. */
@@ -300,6 +308,7 @@ export class AppManager {
       queued: serving.live.queued,
       inFlight: serving.live.inFlightCount,
       warnings: [...serving.warnings, ...(serving.live.lastStartError ? [serving.live.lastStartError] : [])],
+      starts: serving.live.starts,
     };
   }
 

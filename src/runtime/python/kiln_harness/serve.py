@@ -580,6 +580,6 @@ def main(argv: List[str]) -> int:
 
 
 if __name__ == "__main__":
-    from kiln_worker import exit_now  # the worker's way to end without waiting on the app's threads
+    from kiln_harness.process import exit_now
 
     exit_now(main(sys.argv[1:]))

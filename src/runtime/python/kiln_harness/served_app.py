@@ -13,7 +13,7 @@ import sys
 import threading
 import traceback
 from time import perf_counter
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from kiln_harness.endpoints import Endpoint, collect_endpoints
 from kiln_harness.loader import UserCode
@@ -74,18 +74,16 @@ class ServedApp:
         ):
             self.event_loop()  # started now so the first request does not pay for it
 
-    def start(self) -> float:
-        """Create the instance and run its setup; returns setup time in ms."""
-        started = perf_counter()
-        try:
-            instance = self.cls(_allow_init=True)
-            self._run_maybe_async(instance.setup)
-        except BaseException as exc:
-            raise self.user.failure("setup", exc) from exc
+    def start(self, instance: Any = None) -> float:
+        """Create the instance and run its setup, unless `instance` is one that a template's
+        snapshot set up before the fork; returns setup time in ms."""
+        setup_ms = 0.0
+        if instance is None:
+            instance, setup_ms = create_instance(self.cls, self.user, self._run_maybe_async)
         self.instance = instance
         for path, endpoint in self.endpoints.items():
             self.routes[path] = Route(endpoint, getattr(instance, endpoint.attribute))
-        return (perf_counter() - started) * 1000.0
+        return setup_ms
 
     def teardown(self) -> None:
         """Run teardown(); a failure is logged, as nothing is left to answer."""
@@ -129,6 +127,18 @@ class ServedApp:
         outcome = function()
         if hasattr(outcome, "__await__"):
             self.event_loop().wait_for(outcome)
+
+
+def create_instance(cls: type, user: UserCode, run: Callable[[Callable[[], Any]], Any]) -> Tuple[Any, float]:
+    """The app instance with its setup() done (`run` calls it, on the event loop when async),
+    and how long setup took in ms; a failure is the user's, reported at their line."""
+    started = perf_counter()
+    try:
+        instance = cls(_allow_init=True)
+        run(instance.setup)
+    except BaseException as exc:
+        raise user.failure("setup", exc) from exc
+    return instance, (perf_counter() - started) * 1000.0
 
 
 def _endpoints_by_path(cls: type, user: UserCode) -> Dict[str, Endpoint]:

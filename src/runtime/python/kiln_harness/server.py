@@ -72,9 +72,10 @@ class Server:
 
     # ---- lifecycle (main thread) ------------------------------------------------------
 
-    def start(self) -> float:
-        """Create the app and run its setup; returns setup time in ms."""
-        return self.served.start()
+    def start(self, instance: Any = None) -> float:
+        """Create the app and run its setup (unless `instance` is one a template set up before
+        the fork); returns setup time in ms."""
+        return self.served.start(instance)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the worker as a shutdown frame does. Until now (during
@@ -292,11 +293,12 @@ def _cancel_task(request: _Request) -> None:
         request.task.cancel()
 
 
-def run_serve(user: UserCode, cls: type, reader: FrameReader, writer: FrameWriter) -> int:
+def run_serve(user: UserCode, cls: type, reader: FrameReader, writer: FrameWriter, instance: Any = None) -> int:
     server = Server(cls, user, reader, writer)
-    # The app imported and its class was found: what follows is the user's setup().
+    # The app imported and its class was found: what follows is the user's setup() (done
+    # already when the runner was forked from a snapshot).
     writer.send({"type": "setup-started"})
-    setup_ms = server.start()
+    setup_ms = server.start(instance)
     server.install_signal_handlers()
     writer.send(
         {
