@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ColdStartResults, coldStartTable, runColdStartBench } from './coldStart';
+import { COLD_TARGETS, type ColdStartResults, coldStartTables, runColdStartBench } from './coldStart';
 import { EDITOR_TARGETS, type EditorResults, editorTables, runEditorBench } from './editor';
 import { defaultLoadTool, type LoadTool, wrkAvailable, wrkVersion } from './load';
 import { Resources } from './resources';
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     }
     if (options.groups.includes('cold') && !interrupted) {
       results.coldStart = await attempt('cold start', () => runColdStartBench({ python: options.python, runs: options.coldRuns }, resources),
-        (result) => [coldStartTable(result)]);
+        coldStartTables);
     }
   } finally {
     await resources.releaseAll();
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
     durationS: (finished.getTime() - started.getTime()) / 1000,
     machine,
     options,
-    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS },
+    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, coldStart: COLD_TARGETS },
     results,
   };
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
