@@ -2,14 +2,22 @@
 
 In place of SDXL, setup() builds a tiny generative model: a compositional pattern-producing
 network (CPPN) whose weights are fixed by a seed, conditioned on an embedding of the prompt.
-It runs on the GPU with torch when one is there, with numpy when that is installed, and in
-plain Python otherwise. The endpoint saves the picture and returns its URL, as the spec's does.
+It runs with torch when that is installed (on the GPU when there is one), else with numpy,
+else in plain Python. The endpoint saves the picture and returns its URL, as the spec's does.
+
+torch is imported here, at the top, as real apps do: Kiln's template for the app imports it
+once per revision, and each runner is forked with it already loaded.
 """
 import hashlib
 import math
 import random
 
 import fal
+
+try:
+    import torch
+except ImportError:
+    torch = None
 
 HIDDEN = 16
 LATENT = 8
@@ -38,16 +46,11 @@ class TextToImage(fal.App, keep_alive=300):
         print(f"TextToImage model ready on {self.backend}")
 
     def _pick_backend(self) -> str:
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                self.torch = torch
-                self.device = torch.device("cuda")
-                self.weights = [torch.tensor(layer, device=self.device) for layer in self.layers]
-                return "torch-cuda"
-        except ImportError:
-            pass
+        if torch is not None:
+            cuda = torch.cuda.is_available()
+            self.device = torch.device("cuda" if cuda else "cpu")
+            self.weights = [torch.tensor(layer, device=self.device) for layer in self.layers]
+            return "torch-cuda" if cuda else "torch-cpu"
         try:
             import numpy
 
@@ -64,7 +67,7 @@ class TextToImage(fal.App, keep_alive=300):
             raise fal.FieldException("steps", "steps must be between 1 and 100")
         size = 16 + 4 * steps
         latent = embed(prompt)
-        if self.backend == "torch-cuda":
+        if self.backend.startswith("torch"):
             pixels = self._render_torch(latent, size)
         elif self.backend == "numpy":
             pixels = self._render_numpy(latent, size)
@@ -88,7 +91,6 @@ class TextToImage(fal.App, keep_alive=300):
         return (rgb * 255).astype(np.uint8).tobytes()
 
     def _render_torch(self, latent, size):
-        torch = self.torch
         axis = torch.linspace(-1.0, 1.0, size, device=self.device)
         y, x = torch.meshgrid(axis, axis, indexing="ij")
         radius = torch.sqrt(x * x + y * y)

@@ -41,6 +41,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     doc: 'Public environment variables for every runner. Put credentials in secrets instead.' },
   { key: 'secrets', accepted: 'attribute', defaultText: '[]', snippet: '["HF_TOKEN"]',
     doc: 'Names of secrets (set with `kiln secrets set`) exposed to runners as environment variables, stored encrypted.' },
+  { key: 'snapshot_after_setup', accepted: 'attribute', defaultText: 'False', snippet: 'True',
+    doc: 'Kiln only: run setup() once in the revision\'s template and fork every runner from that state, so a cold start skips setup() too. For CPU runners whose setup() leaves no thread or open file behind; fal ignores the attribute.' },
 ];
 
 const specByKey = new Map(OPTION_SPECS.map((spec) => [spec.key, spec]));

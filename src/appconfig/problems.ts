@@ -73,6 +73,7 @@ export const PROBLEM_CODES = {
   'multiple-health-endpoints': 'More than one health endpoint.',
   'invalid-app-name': 'An app name that cannot be used in a URL.',
   'init-override': 'The class overrides __init__ instead of using setup().',
+  'snapshot-on-gpu': 'snapshot_after_setup on a GPU machine type, where CUDA state cannot cross a fork.',
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEM_CODES;

@@ -33,6 +33,7 @@ export const optionValueSchemas = {
     z.maximum(8, { error: `${gpuCount} (a runner gets at most 8 GPUs)` }),
   ),
   name: z.string({ error: 'must be a string' }),
+  snapshot_after_setup: z.boolean({ error: 'must be True or False' }),
   machineTypeItem: z.string({ error: 'must be a machine type name in quotes, such as "GPU-A10G"' }),
   requirementItem: z.string({ error: 'must be a string such as "numpy==2.1.3"' }),
   secretItem: z.string({ error: 'must be a string naming a secret' }),
@@ -70,6 +71,7 @@ export const appConfigSchema = z.object({
   volumes: z._default(z.array(z.object({ mountPath: z.string(), volume: z.string() })), []),
   env: z._default(z.record(z.string(), z.string()), {}),
   secrets: z._default(z.array(z.string()), []),
+  snapshotAfterSetup: z._default(z.boolean(), false),
   endpoints: z.array(z.object({
     path: z.string(),
     functionName: z.string(),

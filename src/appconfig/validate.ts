@@ -90,6 +90,7 @@ export function validateApp(app: AppInput): ValidationResult {
   scalar('request_timeout', 'requestTimeout', 'invalid-timeout');
   scalar('startup_timeout', 'startupTimeout', 'invalid-timeout');
   scalar('num_gpus', 'numGpus', 'invalid-num-gpus');
+  scalar('snapshot_after_setup', 'snapshotAfterSetup', 'invalid-type');
 
   const machineTypeOption = effective.get('machine_type');
   const machineTypes = checkMachineTypes(machineTypeOption, problems);
@@ -105,6 +106,7 @@ export function validateApp(app: AppInput): ValidationResult {
 
   checkConcurrency(effective, resolved, problems);
   if (machineKnown) checkGpus(effective.get('num_gpus'), resolved, problems);
+  if (machineKnown) checkSnapshot(effective.get('snapshot_after_setup'), resolved, problems);
   checkKeepAliveCost(effective.get('keep_alive'), resolved, machineKnown, problems);
   resolved.endpoints = checkEndpoints(app.endpoints, problems);
   if (app.methods.includes('__init__')) {
@@ -424,6 +426,15 @@ function checkGpus(option: OptionInput | undefined, resolved: Partial<Record<key
   if (cpuTypes.length === 0) return;
   problems.add('num-gpus-on-cpu', 'error',
     `num_gpus applies only to GPU machine types, and ${cpuTypes.map(quote).join(', ')} ${cpuTypes.length === 1 ? 'is a CPU type' : 'are CPU types'}. Choose a GPU machine_type (e.g. "GPU-A10G") or remove num_gpus.`,
+    valueOf(option));
+}
+
+function checkSnapshot(option: OptionInput | undefined, resolved: Partial<Record<keyof AppConfig, unknown>>, problems: ProblemList): void {
+  if (!option || resolved.snapshotAfterSetup !== true) return;
+  const gpuTypes = (resolved.machineTypes as string[]).filter((name) => findMachineType(name)?.kind === 'gpu');
+  if (gpuTypes.length === 0) return;
+  problems.add('snapshot-on-gpu', 'warning',
+    `snapshot_after_setup has no effect on GPU runners (${gpuTypes.join(', ')}): CUDA state cannot cross a fork, so each GPU runner runs setup() itself (still forked, so it skips the imports). The snapshot applies where the app runs on CPU.`,
     valueOf(option));
 }
 

@@ -4,6 +4,7 @@ import { registerCheck } from './check';
 import { registerDelete } from './delete';
 import { registerDeploy } from './deploy';
 import { registerDev } from './dev';
+import { registerExport } from './export';
 import { exitCodeFor, reportFailure } from './failures';
 import { registerInvoke } from './invoke';
 import { registerList } from './list';
@@ -39,6 +40,7 @@ registerScale(program);
 registerDelete(program);
 registerSecrets(program);
 registerRuntime(program);
+registerExport(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   reportFailure(error);

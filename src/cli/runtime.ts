@@ -173,6 +173,7 @@ export function formatStatus(health: HealthResponse, apps: number, tokenSource: 
     ['GPUs', gpus[0]!],
     ...gpus.slice(1).map((line): [string, string] => ['', line]),
     ['Sandbox', health.sandbox ? 'bubblewrap' : 'off (runners are plain processes)'],
+    ['Starts', health.templates ? 'runners forked from warm templates' : 'every runner a fresh process'],
     ['Apps', String(apps)],
   ];
   return `Kiln runtime ${health.version} ${style.green('running')}\n${formatFields(fields)}`;

@@ -9,6 +9,7 @@ import type { KilnContext } from './ctx';
 import { registerDashboard } from './dashboard';
 import { registerDeploy } from './deploy';
 import { registerDevMode } from './devMode';
+import { registerExport } from './exportCommand';
 import { registerInvoke } from './invoke';
 import { registerLogs } from './logTail';
 import { registerNewApp } from './newApp';
@@ -28,4 +29,5 @@ export const FEATURES: ((ctx: KilnContext) => void)[] = [
   registerAppCommands,
   registerDashboard,
   registerNewApp,
+  registerExport,
 ];

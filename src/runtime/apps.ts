@@ -14,7 +14,10 @@ import type { LogStore } from './observability/logs';
 import type { Metrics } from './observability/metrics';
 import type { GpuAllocator } from './runners/gpu';
 import type { RunnerLauncher } from './runners/launch';
+import { RunnerStarter } from './runners/starter';
+import type { TemplateProcess } from './runners/template';
 import { type InvokeOutcome, type PendingRequest, RevisionPool } from './runners/pool';
+import type { Runner } from './runners/runner';
 
 /** An error with the HTTP status and fal-shaped detail the API answers with. */
 export class HttpError extends Error {
@@ -52,6 +55,8 @@ export interface AppManagerDeps {
   metrics: Metrics;
   events: EventBus;
   cpuRunnerLimit: number;
+  /** Fork runners from warm templates (else every runner is a fresh process). */
+  templates: boolean;
   publicUrl(): string;
   /** Takes secret values out of text that leaves the runtime. */
   redact(text: string): string;
@@ -89,24 +94,29 @@ export class AppManager {
     }
   }
 
-  createPool(revision: RevisionRecord, scale: ScaleSettings): RevisionPool {
-    const sourceDir = this.deps.store.sourceDir(revision.app, revision.revision);
-    const pool: RevisionPool = new RevisionPool(revision, scale, {
+  /** A pool for a revision; `inspected` is the template the deploy imported the app in, adopted for forking. */
+  createPool(revision: RevisionRecord, scale: ScaleSettings, inspected?: TemplateProcess): RevisionPool {
+    const { config } = revision;
+    const starter = new RunnerStarter({
+      launcher: this.deps.launcher,
+      logs: this.deps.logs,
+      revision,
+      sourceDir: this.deps.store.sourceDir(revision.app, revision.revision),
+      templates: this.deps.templates,
+      onGpus: this.deps.gpus.capacity(config.machineTypes, config.numGpus) !== null,
+    }, inspected);
+    return new RevisionPool(revision, scale, {
       logs: this.deps.logs,
       gpus: this.deps.gpus,
       cpuRunnerLimit: this.deps.cpuRunnerLimit,
-      // A worker's thread pool is sized at start: a scale change reaches runners started after it.
-      startRunner: (id, placement) => {
-        const runner = this.deps.launcher.startRunner(revision, sourceDir, id, placement, pool.scale.maxMultiplexing);
-        const named = { app: revision.app, revision: revision.revision, runner: id };
-        this.deps.events.publish({ type: 'runner.started', ...named });
-        void runner.ready.then(() => {
-          this.deps.metrics.coldStart(revision.app, runner.coldStartMs ?? 0);
-          this.deps.events.publish({ type: 'runner.ready', ...named, coldStartMs: runner.coldStartMs });
-        }, () => undefined);
-        void runner.exit.then(() => this.deps.events.publish({ type: 'runner.stopped', ...named }));
-        return runner;
+      // What starts a runner also tells the event stream, so watchers see runners come and go.
+      starter: {
+        start: (id, placement, maxMultiplexing) => this.announced(revision, starter.start(id, placement, maxMultiplexing)),
+        close: () => starter.close(),
+        get info() { return starter.info; },
+        get prepared() { return starter.prepared; },
       },
+      coldStart: (ms) => this.deps.metrics.coldStart(revision.app, ms),
       meter: (usd) => {
         const serving = this.apps.get(revision.app);
         if (!serving) return;
@@ -114,7 +124,15 @@ export class AppManager {
         this.deps.store.saveApp(serving.record);
       },
     });
-    return pool;
+  }
+
+  /** Publishes a runner's start, readiness and exit as events; returns it. */
+  private announced(revision: RevisionRecord, runner: Runner): Runner {
+    const named = { app: revision.app, revision: revision.revision, runner: runner.id };
+    this.deps.events.publish({ type: 'runner.started', ...named });
+    void runner.ready.then(() => this.deps.events.publish({ type: 'runner.ready', ...named, coldStartMs: runner.coldStartMs }), () => undefined);
+    void runner.exit.then(() => this.deps.events.publish({ type: 'runner.stopped', ...named }));
+    return runner;
   }
 
   /** Puts a pool in front of traffic; the one it replaces drains. */
@@ -310,6 +328,7 @@ export class AppManager {
       queued: serving.live.queued,
       inFlight: serving.live.inFlightCount,
       warnings: [...serving.warnings, ...(serving.live.lastStartError ? [serving.live.lastStartError] : [])],
+      starts: serving.live.starts,
     };
   }
 

@@ -3,7 +3,7 @@
  * start against a live one prints that one's URL and leaves it be.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,7 +38,9 @@ const USAGE = `Usage: node runtime.js [options]
   --python PATH            default interpreter for apps (default: $KILN_PYTHON or python3)
   --gpu-fallback cpu|fail  what a GPU app does on a host without its GPU (default cpu)
   --max-cpu-runners N      runners one app may have when only the CPU limits it (default: CPU cores, at least 2)
-  --no-sandbox             run workers without bubblewrap even where it is available`;
+  --no-sandbox             run workers without bubblewrap even where it is available
+  --no-templates           start every runner as a fresh Python process instead of forking it from its
+                           revision's warm template (Linux; elsewhere runners always start afresh)`;
 
 function fail(message: string): never {
   process.stderr.write(`kiln runtime: ${message}\n`);
@@ -57,6 +59,7 @@ function readOptions() {
         'gpu-fallback': { type: 'string', default: 'cpu' },
         'max-cpu-runners': { type: 'string' },
         'no-sandbox': { type: 'boolean', default: false },
+        'no-templates': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -83,7 +86,22 @@ function readOptions() {
     gpuFallback: fallback as 'cpu' | 'fail',
     maxCpuRunners,
     sandbox: !parsed['no-sandbox'],
+    // Templates fork, and tell a fork-safe process by what Linux's /proc shows.
+    templates: !parsed['no-templates'] && process.platform === 'linux',
   };
+}
+
+/**
+ * Where templates listen for their runners: the data directory's run/ when its path leaves room
+ * for a socket's name (about 100 bytes in all), else a private folder under the system's temp.
+ */
+function socketDir(dataDir: string): string {
+  const inData = path.join(dataDir, 'run');
+  const longest = path.join(inData, `${'0'.repeat(16)}.sock`);
+  const dir = Buffer.byteLength(longest) <= 100 ? inData : mkdtempSync(path.join(os.tmpdir(), 'kiln-run-'));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
 }
 
 /** The runtime already serving this data directory, if one is alive and answering. */
@@ -132,10 +150,13 @@ async function main(): Promise<void> {
   const gpuAllocator = new GpuAllocator(gpus, options.gpuFallback);
   const launcher = new RunnerLauncher({
     backend: new LocalProcessBackend(), sandbox, dataDir: options.dataDir, harnessDir, filesDir, secrets, volumes, logs, publicUrl,
+    socketDir: socketDir(options.dataDir),
   });
   let apps!: AppManager;
   const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })), path.join(options.dataDir, 'usage.jsonl'));
-  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, events, cpuRunnerLimit: options.maxCpuRunners, publicUrl, redact });
+  apps = new AppManager({
+    store, logs, gpus: gpuAllocator, launcher, metrics, events, cpuRunnerLimit: options.maxCpuRunners, templates: options.templates, publicUrl, redact,
+  });
   const deployer = new Deployer({
     apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs, events,
     stagingDir: path.join(options.dataDir, 'staging'), defaultPython: options.python,
@@ -145,7 +166,7 @@ async function main(): Promise<void> {
 
   const health = (): HealthResponse => ({
     version: KILN_VERSION, pid: process.pid, url, dataDir: options.dataDir, startedAt, gpus, gpuFallback: options.gpuFallback,
-    python: { path: python?.executable ?? options.python, version: python?.version ?? null }, sandbox,
+    python: { path: python?.executable ?? options.python, version: python?.version ?? null }, sandbox, templates: options.templates,
   });
   let stopping = false;
   const shutdown = async () => {
@@ -192,6 +213,7 @@ async function main(): Promise<void> {
     `  GPUs      ${gpuText}`,
     `  python    ${python ? `${python.executable} (${python.version})` : `${options.python} (not usable: apps must name an interpreter)`}`,
     `  sandbox   ${sandbox ? 'bubblewrap' : 'none (volumes are linked at their mount paths)'}`,
+    `  starts    ${options.templates ? 'runners forked from warm templates' : 'every runner a fresh process'}`,
     `  apps      ${apps.list().length} restored`,
     '',
   ].join('\n'));

@@ -72,6 +72,13 @@ function settingMarkdown(option: ExtractedOption, settings: AppConfig, type: Mac
         ? `Here: ${settings.numGpus} × ${type.gpu} (${type.vramGb * settings.numGpus} GB VRAM in all): **${formatUsd(rate.perSecond)}/s**, **${formatUsd(rate.perHour)}/h** per runner.`
         : `${type.name} is a CPU machine type: num_gpus does not apply.`);
       break;
+    case 'snapshot_after_setup':
+      lines.push(!settings.snapshotAfterSetup
+        ? 'Here: off. Runners are forked from a template that imported the app, then each runs setup().'
+        : type.kind === 'gpu'
+          ? `Here: no effect on ${type.name}: CUDA state cannot cross a fork, so each GPU runner runs setup() itself (a host without the GPU runs the app on CPU, with the snapshot).`
+          : `Here: setup() runs once per revision; runners on ${type.name} start with its result. Seeds setup() sets stay; threads or files it leaves open make Kiln fall back to a setup() per runner, and say why.`);
+      break;
     default:
       lines.pop();
   }

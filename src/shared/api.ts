@@ -25,6 +25,8 @@ export interface HealthResponse {
   python: { path: string; version: string | null };
   /** Whether runners are sandboxed with bubblewrap (volumes mounted at their paths). */
   sandbox: boolean;
+  /** Whether runners are forked from warm templates (else each starts as a fresh process). */
+  templates: boolean;
 }
 
 /** What `runtime.json` in the data directory holds (mode 0600). */
@@ -95,8 +97,10 @@ export interface RunnerInfo {
   uptimeSeconds: number;
   inFlight: number;
   requestsServed: number;
-  /** Cold start: spawn to ready, once ready. */
+  /** Cold start: spawn (or fork) to ready, once ready. */
   coldStartMs: number | null;
+  /** How it started: forked from the template (after its setup() snapshot), or a fresh process. */
+  start: StartMode;
 }
 
 export interface EndpointInfo {
@@ -117,6 +121,18 @@ export interface ScaleSettings {
 }
 
 export type AppState = 'deploying' | 'live' | 'failing' | 'stopped';
+
+/**
+ * How the app's runners start: forked from a template that imported the app (`fork`), forked
+ * from one that also ran setup() (`snapshot`), or as fresh Python processes (`spawn`).
+ */
+export type StartMode = 'fork' | 'snapshot' | 'spawn';
+
+export interface StartsInfo {
+  mode: StartMode;
+  /** Why not the fastest mode the app asked for, when it is not. */
+  reason: string | null;
+}
 
 export interface AppSummary {
   name: string;
@@ -142,6 +158,7 @@ export interface AppDetail extends AppSummary {
   queued: number;
   inFlight: number;
   warnings: string[];
+  starts: StartsInfo;
 }
 
 /** Scale settings to change at runtime; `reset` first drops every earlier change, back to the code's. */

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ColdStartResults, coldStartTable, runColdStartBench } from './coldStart';
+import { COLD_TARGETS, type ColdStartResults, coldStartTables, runColdStartBench } from './coldStart';
 import { DEV_MODE_TARGET_MS, type DevModeResults, devModeTable, runDevModeBench } from './devMode';
 import { EDITOR_TARGETS, type EditorResults, editorTables, runEditorBench } from './editor';
 import { defaultLoadTool, type LoadTool, wrkAvailable, wrkVersion } from './load';
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     }
     if (options.groups.includes('cold') && !interrupted) {
       results.coldStart = await attempt('cold start', () => runColdStartBench({ python: options.python, runs: options.coldRuns }, resources),
-        (result) => [coldStartTable(result)]);
+        coldStartTables);
     }
     if (options.groups.includes('dev') && !interrupted) {
       results.devMode = await attempt('hot reload', () => runDevModeBench({ python: options.python, runs: options.coldRuns }, resources),
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     durationS: (finished.getTime() - started.getTime()) / 1000,
     machine,
     options,
-    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, devMode: { saveToLiveMs: DEV_MODE_TARGET_MS } },
+    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, coldStart: COLD_TARGETS, devMode: { saveToLiveMs: DEV_MODE_TARGET_MS } },
     results,
   };
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);

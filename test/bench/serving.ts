@@ -1,7 +1,9 @@
 /**
  * Serving benchmarks: requests per second and latency of a no-op sync endpoint through the
  * runtime, beside the same function served by uvicorn + FastAPI (the baseline the issue names)
- * and beside the runtime's own floor, a bare Node server in front of the same worker harness.
+ * and beside the runtime's own floor, a bare Node server in front of the same worker harness; and
+ * the container's entrypoint (`python -m kiln_harness.serve`, HTTP in the worker itself) beside
+ * the same uvicorn baseline.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -52,13 +54,15 @@ export interface ServingResults {
   kiln: ServerResult;
   uvicorn: ServerResult;
   directWorker: ServerResult;
+  /** The harness's HTTP serve mode, as `kiln export`'s container runs it. */
+  serveMode: ServerResult;
   /** What the worker itself reports per request (x-kiln-execution-ms, x-kiln-queue-ms), one request at a time. */
   worker: { executionMs: Summary; queueMs: Summary; clientMs: Summary };
   /** Per-request p50 the runtime adds, by two measures. */
   overheadP50Ms: { overExecution: number; overDirectWorker: number };
 }
 
-export const SERVING_TARGETS = { throughputVsBaseline: 1, maxOverheadP50Ms: 1 };
+export const SERVING_TARGETS = { throughputVsBaseline: 1, maxOverheadP50Ms: 1, serveModeVsBaseline: 1 };
 
 interface Served {
   url: string;
@@ -207,6 +211,27 @@ async function startUvicorn(resources: Resources): Promise<Started> {
   return { url, stop: () => held.release() };
 }
 
+/** Serve mode with the worker harness the runtime uses (dist/python), max_multiplexing as the runtime's. */
+async function startServeMode(options: ServingOptions, maxMultiplexing: number, resources: Resources): Promise<Started> {
+  const port = await freePort();
+  const child = spawn(options.python, ['-m', 'kiln_harness.serve', '--host', '127.0.0.1', '--port', String(port), '--app-file', NOOP_APP], {
+    cwd: FIXTURES,
+    env: { ...process.env, PYTHONPATH: path.resolve(__dirname, '..', '..', 'dist', 'python'), KILN_MAX_MULTIPLEXING: String(maxMultiplexing) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const held = resources.process('kiln serve mode', child);
+  const url = `http://127.0.0.1:${port}${ENDPOINT}`;
+  try {
+    await waitForHttp(url, () => child.exitCode === null, () => `serve mode (${stderr.trim() || 'no output'})`);
+  } catch (error) {
+    await held.release();
+    throw error;
+  }
+  return { url, stop: () => held.release() };
+}
+
 async function startDirectWorker(options: ServingOptions, maxMultiplexing: number, resources: Resources): Promise<Started> {
   // One worker, as the fixture's max_concurrency=1 gives the runtime one runner.
   const proxy = await startWorkerProxy({ python: options.python, appFile: NOOP_APP, endpoint: ENDPOINT, workers: 1, maxMultiplexing }, resources);
@@ -222,12 +247,15 @@ export async function runServingBench(options: ServingOptions, resources: Resour
     started.push(uvicorn);
     const directWorker = await startDirectWorker(options, kiln.maxMultiplexing, resources);
     started.push(directWorker);
-    const servers = { kiln, uvicorn, directWorker };
+    const serveMode = await startServeMode(options, kiln.maxMultiplexing, resources);
+    started.push(serveMode);
+    const servers = { kiln, uvicorn, directWorker, serveMode };
 
     const throughput = {
       kiln: await measureThroughput(kiln, options, resources),
       uvicorn: await measureThroughput(uvicorn, options, resources),
       directWorker: await measureThroughput(directWorker, options, resources),
+      serveMode: await measureThroughput(serveMode, options, resources),
     };
     const latency = await measureLatency(servers, options, resources);
     const worker = await workerTimes(kiln.url, kiln.token, options.executionSamples);
@@ -238,7 +266,7 @@ export async function runServingBench(options: ServingOptions, resources: Resour
       latencyRounds: latency[name],
       latencyMs: { p50: median(latency[name].map((round) => round.latencyMs.p50)), p99: median(latency[name].map((round) => round.latencyMs.p99)) },
     });
-    const results = { kiln: result('kiln'), uvicorn: result('uvicorn'), directWorker: result('directWorker') };
+    const results = { kiln: result('kiln'), uvicorn: result('uvicorn'), directWorker: result('directWorker'), serveMode: result('serveMode') };
     return {
       tool: options.tool,
       python: options.python,
@@ -274,6 +302,7 @@ export function servingTables(results: ServingResults): Table[] {
     ...target,
   ];
   const throughputMet = results.kiln.throughput.requestsPerSecond >= baseline * SERVING_TARGETS.throughputVsBaseline;
+  const serveModeMet = results.serveMode.throughput.requestsPerSecond >= baseline * SERVING_TARGETS.serveModeVsBaseline;
   const overhead = (value: number) => [ms(value), `<${SERVING_TARGETS.maxOverheadP50Ms} ms`, verdict(value < SERVING_TARGETS.maxOverheadP50Ms)];
   return [
     {
@@ -284,11 +313,13 @@ export function servingTables(results: ServingResults): Table[] {
         row('kiln runtime (fastify -> pool -> worker)', results.kiln, ['≥ uvicorn req/s', verdict(throughputMet)]),
         row('baseline: uvicorn + FastAPI, sync def', results.uvicorn),
         row('floor: Node http -> same worker, nothing else', results.directWorker),
+        row('kiln serve mode (container entrypoint: HTTP in the worker)', results.serveMode, ['≥ uvicorn req/s', verdict(serveModeMet)]),
       ],
       notes: [
         `app: ${results.app.file}, max_multiplexing=${results.app.maxMultiplexing}, ${results.app.runners} runner(s); Python ${results.python}; sandbox ${results.sandbox ? 'on (bubblewrap)' : 'off'}.`,
         `Latencies in ms; @1 columns are the medians of the rounds' p50 and p99. Each server had a warm-up run first, not counted.`,
         'The floor runs the same worker harness and app as the runtime behind a bare Node http server: no routing, token, validation, scheduling, logs or metrics.',
+        'Serve mode is `python -m kiln_harness.serve` with the same app and max_multiplexing, as `kiln export`\'s container runs it: one process, no runtime in front.',
       ],
     },
     {

@@ -2,7 +2,8 @@
  * The runtime end to end: real `node dist/runtime.js`, real Python workers, real HTTP.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -325,7 +326,7 @@ describe('apps that need Debian\'s Python packages', () => {
     assert.equal(response.status, 200);
     const body = response.body as { image_url: string; width: number; backend: string };
     assert.equal(body.width, 48);
-    assert.equal(body.backend, 'numpy');
+    assert.equal(body.backend, 'torch-cpu', 'Debian\'s torch, imported by the template once');
     assert.ok(body.image_url.startsWith(`${runtime.info.url}/files/text-to-image/`));
     const image = await fetch(body.image_url);
     assert.equal(image.status, 200);
@@ -333,6 +334,24 @@ describe('apps that need Debian\'s Python packages', () => {
     const bytes = Buffer.from(await image.arrayBuffer());
     assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     assert.equal(bytes.readUInt32BE(16), 48, 'PNG width');
+  });
+
+  it('runs the same example on numpy where torch is missing', async () => {
+    // A virtual environment that sees Debian's packages but not torch: a module of that name
+    // in its own site-packages, found first, refuses to import.
+    const venv = mkdtempSync(path.join(os.tmpdir(), 'kiln-no-torch-'));
+    try {
+      execFileSync(SYSTEM_PYTHON, ['-m', 'venv', '--system-site-packages', '--without-pip', venv]);
+      const sitePackages = execFileSync(path.join(venv, 'bin', 'python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], { encoding: 'utf8' }).trim();
+      writeFileSync(path.join(sitePackages, 'torch.py'), 'raise ImportError("torch is not installed in this environment")\n');
+      await deployOk(runtime.client, path.join(EXAMPLES, 'text_to_image.py'), { name: 'no-torch', python: path.join(venv, 'bin', 'python') });
+      const response = await runtime.client.invoke('no-torch', '/generate', { prompt: 'a red fox', steps: 8 });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.equal((response.body as { backend: string }).backend, 'numpy');
+      await runtime.client.deleteApp('no-torch');
+    } finally {
+      rmSync(venv, { recursive: true, force: true });
+    }
   });
 
   it('lets a deploy choose its own interpreter', async () => {

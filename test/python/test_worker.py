@@ -181,12 +181,18 @@ class Worker:
             pump.join(5)
         return code
 
+    def end_input(self) -> None:
+        """Close the runtime's end of fd 3: the worker reads EOF."""
+        if self.to_worker >= 0:
+            os.close(self.to_worker)
+            self.to_worker = -1
+
     def close(self) -> None:
-        for fd in (self.to_worker, self.from_worker):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self.end_input()
+        try:
+            os.close(self.from_worker)
+        except OSError:
+            pass
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -209,9 +215,11 @@ class WorkerTestCase(unittest.TestCase):
         return worker
 
     def inspect_one(self, app: str) -> Dict[str, Any]:
-        worker = self.start(app, mode="inspect")
+        """A template's first answer: what the file's classes declare."""
+        worker = self.start(app, mode="template")
         frame = worker.recv()
         self.assertEqual(frame["type"], "inspect", worker.logs())
+        worker.end_input()
         self.assertEqual(worker.wait(), 0)
         return frame
 
@@ -435,14 +443,14 @@ class InspectTest(WorkerTestCase):
         self.assertEqual([a["defaultName"] for a in apps], ["first", "second"])
         self.assertEqual(apps[1]["options"], [{"key": "keep_alive", "value": 10, "source": "keyword"}])
 
-    def test_setup_does_not_run_in_inspect_mode(self) -> None:
+    def test_setup_does_not_run_in_a_template(self) -> None:
         (app,) = self.inspect_one("setup_fails.py")["apps"]
         self.assertEqual(app["className"], "Broken")
 
 
 class ImportFailureTest(WorkerTestCase):
     def test_syntax_error_points_at_the_line(self) -> None:
-        for mode in ("inspect", "serve"):
+        for mode in ("template", "serve"):
             frame = self.failure("syntax_error.py", mode=mode)
             self.assertEqual(frame["phase"], "import")
             error = frame["error"]
@@ -452,13 +460,13 @@ class ImportFailureTest(WorkerTestCase):
             self.assertIn("SyntaxError", error["traceback"])
 
     def test_missing_module_points_at_the_import(self) -> None:
-        error = self.failure("missing_module.py", mode="inspect")["error"]
+        error = self.failure("missing_module.py", mode="template")["error"]
         self.assertEqual(error["type"], "ModuleNotFoundError")
         self.assertIn("kiln_definitely_not_installed", error["message"])
         self.assertEqual((error["file"], error["line"]), (str(APPS / "missing_module.py"), 3))
 
     def test_overriding_init_is_refused_at_the_class(self) -> None:
-        frame = self.failure("init_override.py", mode="inspect")
+        frame = self.failure("init_override.py", mode="template")
         error = frame["error"]
         self.assertEqual(frame["phase"], "import")
         self.assertEqual(error["type"], "ValueError")
@@ -466,7 +474,7 @@ class ImportFailureTest(WorkerTestCase):
         self.assertEqual((error["file"], error["line"]), (str(APPS / "init_override.py"), 4))
 
     def test_file_without_an_app(self) -> None:
-        frame = self.failure("no_app.py", mode="inspect")
+        frame = self.failure("no_app.py", mode="template")
         self.assertEqual(frame["phase"], "find-class")
         self.assertIn("no class in no_app.py subclasses fal.App", frame["error"]["message"])
 
@@ -817,7 +825,7 @@ class CancelAndShutdownTest(WorkerTestCase):
 
     def test_eof_means_shutdown(self) -> None:
         worker = self.serve("concurrent_app.py")
-        os.close(worker.to_worker)
+        worker.end_input()
         self.assertEqual(worker.wait(), 0)
         self.assertTrue(os.path.exists(worker.marker))
 

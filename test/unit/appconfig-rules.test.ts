@@ -255,6 +255,20 @@ const ROWS: Row[] = [
     passes: appSource('machine_type = ["GPU-A10G", "GPU-A100"]\nnum_gpus = 2'),
   },
   {
+    code: 'snapshot-on-gpu', what: 'a snapshot asked of a GPU machine type',
+    source: appSource('machine_type = "GPU-A10G"\nsnapshot_after_setup = True'),
+    severity: 'warning', target: attr('snapshot_after_setup'), text: 'True', range: at(4, 27, 31),
+    message: [/snapshot_after_setup has no effect on GPU runners \(GPU-A10G\)/, /CUDA state cannot cross a fork/],
+    passes: appSource('machine_type = "M"\nsnapshot_after_setup = True'),
+  },
+  {
+    code: 'invalid-type', what: 'snapshot_after_setup that is not True or False',
+    source: appSource('snapshot_after_setup = "yes"'),
+    severity: 'error', target: attr('snapshot_after_setup'), text: '"yes"',
+    message: [/snapshot_after_setup must be True or False/],
+    passes: appSource('snapshot_after_setup = False'),
+  },
+  {
     code: 'invalid-requirement', what: 'a single "=" pin',
     source: appSource('requirements = ["torch==2.3.0", "numpy=1.0"]'),
     severity: 'error', target: attr('requirements', { item: 1, itemAt: 'value' }), text: '"numpy=1.0"', range: at(3, 36, 47),
@@ -754,6 +768,7 @@ describe('a valid app', () => {
       volumes: [],
       env: {},
       secrets: [],
+      snapshotAfterSetup: false,
       endpoints: [{ path: '/run', functionName: 'run', parameters: [{ name: 'prompt', annotation: 'str', hasDefault: false }], isAsync: false, isHealth: false }],
     });
   });

@@ -133,6 +133,7 @@ describe('completion', () => {
     assert.ok(labels.includes('keep_alive'));
     assert.ok(!labels.includes('machine_type'), 'already set');
     assert.ok(!labels.includes('name'), 'keyword only');
+    assert.ok(labels.includes('snapshot_after_setup'), 'Kiln\'s own attribute');
     assert.deepEqual(complete('import fal\n\nclass A(fal.App):\n    def setup(self):\n        ke|'), []);
   });
 
@@ -166,6 +167,11 @@ describe('hover', () => {
 
   it('multiplies by num_gpus', () => {
     assert.match(hoverText(APP('    machine_type = "GPU-H100"\n    num_g|pus = 4'))!, /4 × NVIDIA H100 \(320 GB VRAM in all\)/);
+  });
+
+  it('says what snapshot_after_setup does on the machine type at hand', () => {
+    assert.match(hoverText(APP('    machine_type = "M"\n    snapshot_after_se|tup = True'))!, /setup\(\) runs once per revision; runners on M start with its result/);
+    assert.match(hoverText(APP('    machine_type = "GPU-A100"\n    snapshot_after_se|tup = True'))!, /no effect on GPU-A100: CUDA state cannot cross a fork/);
   });
 
   it('has nothing to say about other code', () => {

@@ -16,16 +16,18 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  APP_NAME_PATTERN, type AppInput, type Problem, RESERVED_APP_NAMES, UNCHECKED, validateApp, VolumeRef,
+  APP_NAME_PATTERN, type AppConfig, type AppInput, type Problem, RESERVED_APP_NAMES, UNCHECKED, validateApp, VolumeRef,
 } from '../../appconfig';
 import { checkTree, type CheckedApp, createPythonParser, findOption, rangeOfTarget } from '../../pyparse';
-import type { DeployError, DeployEvent, DeployRequest, DeployStep } from '../../shared/api';
+import type { DeployError, DeployEvent, DeployRequest, DeployStep, StartsInfo } from '../../shared/api';
 import { type AppManager, HttpError, scaleOf } from '../apps';
 import type { EventBus } from '../observability/events';
 import type { LogStore } from '../observability/logs';
-import { InspectError, type RunnerLauncher } from '../runners/launch';
+import type { RunnerLauncher, WorkerSpec } from '../runners/launch';
 import { DEFAULT_STARTUP_TIMEOUT_S, type InvokeOutcome, type RevisionPool } from '../runners/pool';
 import { type Runner, RunnerStartError } from '../runners/runner';
+import { describeStarts } from '../runners/starter';
+import { TemplateError, type TemplateProcess } from '../runners/template';
 import type { InspectedApp, SourceError } from '../runners/workerProtocol';
 import { type EnvironmentStore, probePython } from './environments';
 import type { RevisionRecord, StateStore } from './store';
@@ -89,6 +91,47 @@ function safeRelative(file: string): boolean {
   return file !== '' && !path.isAbsolute(file) && !file.split(/[\\/]/).some((part) => part === '..' || part === '');
 }
 
+type TemplateSpec = WorkerSpec & { revision: number };
+
+function templateId(app: string, revision: number): string {
+  return `${app}-r${revision}-template`;
+}
+
+/** Whether a template that imported with `used` saw what the runners of `config` will: env and volumes. */
+function sameSandbox(used: AppConfig, config: AppConfig): boolean {
+  return JSON.stringify([used.env, used.volumes]) === JSON.stringify([config.env, config.volumes]);
+}
+
+/**
+ * `work`'s result, unless the deploy is cancelled or `timeoutS` (startup_timeout) passes first;
+ * either way `stop` ends the work and the deploy fails at `step`.
+ */
+async function settleWithin<T>(work: Promise<T>, timeoutS: number | null, signal: AbortSignal, stop: () => void, step: DeployStep): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_resolve, reject) => {
+        onAbort = () => {
+          stop();
+          reject(new DeployFailure(step, { message: 'The deploy was cancelled; the previous revision keeps serving.' }));
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+        if (timeoutS === null) return;
+        timer = setTimeout(() => {
+          stop();
+          reject(new DeployFailure(step, { message: `setup() did not finish within ${timeoutS} s (startup_timeout). Make setup faster or raise startup_timeout.` }));
+        }, timeoutS * 1000);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 export class Deployer {
   private readonly running = new Map<string, AbortController>();
 
@@ -143,67 +186,83 @@ export class Deployer {
       if (environment.envDir) emit({ type: 'log', step, text: environment.cached ? `reusing environment ${path.basename(environment.envDir)}` : `built environment ${path.basename(environment.envDir)}` });
 
       enter('inspect', 'importing the app');
-      const inspected = await this.deps.launcher.inspect(environment.python, sourceDir, request.entry, environment.envDir,
-        (text) => emit({ type: 'log', step: 'inspect', text }), controller.signal)
-        .catch((error: Error) => {
-          throw error instanceof InspectError ? fromSource('inspect', error.message, error.source, sourceDir) : error;
-        });
-      const app = inspected.find((candidate) => candidate.className === statically.app.className);
-      if (!app) throw new DeployFailure('inspect', { message: `Importing ${request.entry} defined no fal.App class named ${statically.app.className}.` });
-      const validation = validateApp(inspectedInput(app));
-      this.failOnProblems('inspect', validation.problems, statically, request.entry);
-      const config = { ...validation.config!, name: appName };
-      const { warnings } = this.deps.launcher.prepareMounts(config);
-      warnings.forEach((message) => emit({ type: 'warning', message }));
-
+      // The template imports the app from where its runners will run it: the revision's own folder.
       const revisionNumber = this.deps.store.reserveRevision(appName);
-      const revision: RevisionRecord = {
-        app: appName,
-        revision: revisionNumber,
-        className: app.className,
-        entry: request.entry,
-        python: environment.python,
-        pythonVersion: python.version,
-        envDir: environment.envDir,
-        config,
-        endpoints: app.endpoints,
-        createdAt: new Date().toISOString(),
-      };
-      cpSync(sourceDir, this.deps.store.sourceDir(appName, revisionNumber), { recursive: true });
-      this.deps.store.saveRevision(revision);
-      const overridesNow = () => (request.resetScale ? {} : this.deps.store.loadApp(appName!)?.scaleOverrides ?? {});
-      const pool = this.deps.apps.createPool(revision, scaleOf(config, overridesNow()));
+      const revisionSource = this.deps.store.sourceDir(appName, revisionNumber);
+      cpSync(sourceDir, revisionSource, { recursive: true });
+      const name = appName;
+      const stopFollowing = this.streamOutput(name, templateId(name, revisionNumber), () => step, emit);
+      let template: TemplateProcess | undefined;
+      let pool: RevisionPool | undefined;
       /** Set when the running revision gave up its GPUs for this one: lets it start runners again. */
       let resumeOld: (() => void) | undefined;
       try {
-        enter('starting-runner', `starting a runner of revision ${revisionNumber}`);
-        const runner = await this.startFirstRunner(pool, appName, emit, (resume) => { resumeOld = resume; });
+        const spec: TemplateSpec = {
+          app: name, revision: revisionNumber, python: environment.python, sourceDir: revisionSource, entry: request.entry,
+          className: statically.app.className, envDir: environment.envDir, config: statically.validation.settings,
+        };
+        template = await this.inspectIn(spec, controller.signal);
+        const app = (await template.inspected).find((candidate) => candidate.className === statically.app.className);
+        if (!app) throw new DeployFailure('inspect', { message: `Importing ${request.entry} defined no fal.App class named ${statically.app.className}.` });
+        const validation = validateApp(inspectedInput(app));
+        this.failOnProblems('inspect', validation.problems, statically, request.entry);
+        const config = { ...validation.config!, name };
+        const { warnings } = this.deps.launcher.prepareMounts(config);
+        warnings.forEach((message) => emit({ type: 'warning', message }));
+        if (!sameSandbox(spec.config, config)) {
+          // env or volumes computed at import time: the template must import with the real ones.
+          template.stop();
+          template = await this.inspectIn({ ...spec, config }, controller.signal);
+        }
+
+        const revision: RevisionRecord = {
+          app: name,
+          revision: revisionNumber,
+          className: app.className,
+          entry: request.entry,
+          python: environment.python,
+          pythonVersion: python.version,
+          envDir: environment.envDir,
+          config,
+          endpoints: app.endpoints,
+          createdAt: new Date().toISOString(),
+        };
+        this.deps.store.saveRevision(revision);
+        const overridesNow = () => (request.resetScale ? {} : this.deps.store.loadApp(name)?.scaleOverrides ?? {});
+        pool = this.deps.apps.createPool(revision, scaleOf(config, overridesNow()), template);
+        template = undefined;
+        const startupTimeout = config.startupTimeout ?? DEFAULT_STARTUP_TIMEOUT_S;
+        if (config.snapshotAfterSetup) enter('setup', 'running setup() once in the template, for runners to start from');
+        const starts = await this.prepareStarts(pool, startupTimeout, controller.signal, revisionSource);
+        const note = describeStarts(starts);
+        if (note) emit({ type: 'warning', message: note });
+
+        enter('starting-runner', `${starts.mode === 'spawn' ? 'starting' : 'forking'} a runner of revision ${revisionNumber}`);
+        const runner = await this.startFirstRunner(pool, name, emit, (resume) => { resumeOld = resume; });
         if (runner.options.cpuFallback) emit({ type: 'warning', message: `No GPU for ${config.machineTypes.join(' or ')} on this host: the app runs on CPU.` });
-        const unfollow = this.deps.logs.follow(appName, { runner: runner.id }, (record) => {
-          if (record.stream !== 'system') emit({ type: 'log', step, text: record.text });
-        });
+        const stopFollowingRunner = this.streamOutput(name, runner.id, () => step, emit);
         try {
-          enter('setup', `runner ${runner.id} (pid ${runner.pid}) is running setup()`);
-          await this.awaitReady(runner, config.startupTimeout ?? DEFAULT_STARTUP_TIMEOUT_S, controller.signal, this.deps.store.sourceDir(appName, revisionNumber));
+          if (starts.mode !== 'snapshot') enter('setup', `runner ${runner.id} is running setup()`);
+          await this.awaitReady(runner, startupTimeout, controller.signal, revisionSource);
           // setup()'s last lines were written before the ready frame, but may be read just after
           // it in the same turn of the event loop: let that turn finish before the stream moves on.
           await new Promise((resolve) => setImmediate(resolve));
           const health = config.endpoints.find((endpoint) => endpoint.isHealth);
           if (health) {
             enter('health', `calling ${health.path}`);
-            await this.checkHealth(appName, health.path, pool);
+            await this.checkHealth(name, health.path, pool);
           }
         } finally {
-          unfollow();
+          stopFollowingRunner();
         }
         enter('live', `revision ${revisionNumber} is serving`);
         // Read the record again: `kiln scale` and the meter may have changed it during the deploy.
-        const latest = this.deps.store.loadApp(appName);
+        const latest = this.deps.store.loadApp(name);
         const overrides = overridesNow();
         pool.setScale(scaleOf(config, overrides));
         const now = new Date().toISOString();
         const record = {
-          name: appName,
+          name,
           revision: revisionNumber,
           lastRevision: revisionNumber,
           createdAt: latest?.createdAt ?? now,
@@ -213,12 +272,15 @@ export class Deployer {
         };
         this.deps.store.saveApp(record);
         this.deps.apps.serve(record, pool, warnings);
-        this.deps.logs.append({ app: appName, revision: revisionNumber, runner: null, stream: 'system', text: `Revision ${revisionNumber} of ${appName} is live.` });
+        this.deps.logs.append({ app: name, revision: revisionNumber, runner: null, stream: 'system', text: `Revision ${revisionNumber} of ${name} is live.` });
       } catch (error) {
-        await pool.stopAll(0);
-        this.deps.store.discardRevision(appName, revisionNumber);
+        template?.kill();
+        await pool?.stopAll(0);
+        this.deps.store.discardRevision(name, revisionNumber);
         resumeOld?.();
         throw error;
+      } finally {
+        stopFollowing();
       }
       unlock();
       emit({ type: 'done', app: this.deps.apps.detail(appName) });
@@ -340,30 +402,47 @@ export class Deployer {
     if (RESERVED_APP_NAMES.includes(name)) throw new DeployFailure('validate', { message: `App name "${name}" is reserved by the runtime's API; choose another.` });
   }
 
-  private async awaitReady(runner: Runner, timeoutS: number, signal: AbortSignal, sourceDir: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => runner.kill();
-    signal.addEventListener('abort', onAbort, { once: true });
+  /** Starts the revision's template and waits for what its import found. */
+  private async inspectIn(spec: TemplateSpec, signal: AbortSignal): Promise<TemplateProcess> {
+    const template = await this.deps.launcher.startTemplate(spec, (stream, text) =>
+      this.deps.logs.append({ app: spec.app, revision: spec.revision, runner: templateId(spec.app, spec.revision), stream, text }));
     try {
-      await Promise.race([
-        runner.ready,
-        new Promise((_resolve, reject) => {
-          timer = setTimeout(() => {
-            runner.kill();
-            reject(new DeployFailure('setup', { message: `setup() did not finish within ${timeoutS} s (startup_timeout). Make setup faster or raise startup_timeout.` }));
-          }, timeoutS * 1000);
-        }),
-      ]);
+      await settleWithin(template.inspected, null, signal, () => template.kill(), 'inspect');
     } catch (error) {
-      if (signal.aborted) throw new DeployFailure('setup', { message: 'The deploy was cancelled; the previous revision keeps serving.' });
+      template.kill();
+      if (error instanceof TemplateError) throw fromSource('inspect', error.message, error.source, spec.sourceDir);
+      throw error;
+    }
+    return template;
+  }
+
+  /** Waits until the pool knows how its runners start: after the template's verdict, and its snapshot when the app asks for one. */
+  private async prepareStarts(pool: RevisionPool, timeoutS: number, signal: AbortSignal, sourceDir: string): Promise<StartsInfo> {
+    try {
+      return await settleWithin(pool.prepareStarts(), timeoutS, signal, () => void pool.stopAll(0), 'setup');
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      if (error.phase !== 'setup') throw fromSource('inspect', error.message, error.source, sourceDir);
+      throw fromSource('setup', `setup() failed: ${error.source ? `${error.source.type}: ${error.source.message}` : error.message}`, error.source, sourceDir);
+    }
+  }
+
+  /** Streams a worker's output (the template's, a runner's) into the deploy's events while it lasts. */
+  private streamOutput(app: string, worker: string, step: () => DeployStep, emit: (event: DeployEvent) => void): () => void {
+    return this.deps.logs.follow(app, { runner: worker }, (record) => {
+      if (record.stream !== 'system') emit({ type: 'log', step: step(), text: record.text });
+    });
+  }
+
+  private async awaitReady(runner: Runner, timeoutS: number, signal: AbortSignal, sourceDir: string): Promise<void> {
+    try {
+      await settleWithin(runner.ready, timeoutS, signal, () => runner.kill(), 'setup');
+    } catch (error) {
       if (error instanceof RunnerStartError) {
         const where = error.phase === 'setup' ? 'setup() failed' : error.phase === 'exit' ? 'The runner stopped during setup' : 'The runner could not start';
         throw fromSource('setup', `${where}: ${error.source ? `${error.source.type}: ${error.source.message}` : error.message}`, error.source, sourceDir);
       }
       throw error;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
     }
   }
 

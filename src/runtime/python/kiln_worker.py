@@ -1,8 +1,9 @@
-"""Kiln's Python worker: imports a fal.App file and either describes it (inspect mode) or
-serves its endpoints (serve mode), talking to the runtime in length-prefixed JSON frames,
-reading fd 3 and writing fd 4, as src/runtime/runners/workerProtocol.ts defines.
+"""Kiln's Python worker: imports a fal.App file and either serves its endpoints (serve
+mode) or describes it and becomes the template that runners are forked from (template mode,
+kiln_harness/template.py), talking to the runtime in length-prefixed JSON frames, reading fd 3
+and writing fd 4, as src/runtime/runners/workerProtocol.ts defines.
 
-    python -u -X utf8 kiln_worker.py --mode inspect|serve --app-file FILE [--class NAME]
+    python -u -X utf8 kiln_worker.py --mode template|serve --app-file FILE [--class NAME]
 
 stdout and stderr belong to the app: whatever it prints becomes its logs.
 """
@@ -12,11 +13,12 @@ import os
 import sys
 
 from kiln_harness.frames import FrameReader, FrameWriter
-from kiln_harness.loader import UserCode, WorkerFailure
+from kiln_harness.loader import report_failure, UserCode, WorkerFailure
+from kiln_harness.process import exit_now
 
 READ_FD = 3
 WRITE_FD = 4
-USAGE = "usage: kiln_worker.py --mode inspect|serve --app-file FILE [--class NAME]"
+USAGE = "usage: kiln_worker.py --mode template|serve --app-file FILE [--class NAME]"
 _FLAGS = {"--mode": "mode", "--app-file": "app_file", "--class": "class_name"}
 
 
@@ -30,7 +32,7 @@ def parse_args(argv: list) -> dict:
         if flag not in _FLAGS or not (has_value or rest):
             raise SystemExit("%s\nkiln_worker.py: unexpected argument %r" % (USAGE, flag))
         args[_FLAGS[flag]] = value if has_value else rest.pop(0)
-    if args.get("mode") not in ("inspect", "serve") or not args.get("app_file"):
+    if args.get("mode") not in ("template", "serve") or not args.get("app_file"):
         raise SystemExit(USAGE)
     return args
 
@@ -50,51 +52,44 @@ def main(argv: list) -> int:
         return 2
 
     writer = FrameWriter(WRITE_FD)
+    reader = FrameReader(READ_FD)
     user = UserCode(args["app_file"])
     sys.argv = [user.file]
     phase = "import"
     try:
+        harness_fds = None
+        if args["mode"] == "template":
+            from kiln_harness.template import open_fds
+
+            harness_fds = open_fds()  # anything opened after this is the app's
         module = user.import_module()
         phase = "find-class"
         classes = user.find_classes(module, args["class_name"], need_one=args["mode"] == "serve")
-        if args["mode"] == "inspect":
-            from kiln_harness.inspector import SourceIndex, inspect_app
+        if harness_fds is None:
+            from kiln_harness.server import run_serve
 
-            sources = SourceIndex()
-            apps = [inspect_app(cls, sources) for cls in classes]
-            apps.sort(key=lambda app: app["line"] or 0)
-            writer.send({"type": "inspect", "file": user.file, "apps": apps})
-            return 0
-        from kiln_harness.server import run_serve
+            phase = "setup"
+            return run_serve(user, classes[0], reader, writer)
+        from kiln_harness.inspector import SourceIndex, inspect_app
+        from kiln_harness.template import run_template
 
-        phase = "setup"
-        return run_serve(user, classes[0], FrameReader(READ_FD), writer)
+        sources = SourceIndex()
+        apps = [inspect_app(cls, sources) for cls in classes]
+        apps.sort(key=lambda app: app["line"] or 0)
+        writer.send({"type": "inspect", "file": user.file, "apps": apps})
+        if len(classes) != 1:
+            return 0  # described; forking needs the one class the runtime names with --class
+        phase = "setup"  # what can fail from here on is a snapshot's setup()
+        return run_template(user, classes[0], reader, writer, harness_fds)
     except WorkerFailure as failure:
-        report(writer, failure)
+        report_failure(writer, failure)
         return 1
     except BaseException as exc:
         # Reading the class failed in a way the phases above did not foresee; still say where.
-        report(writer, user.failure(phase, exc))
+        report_failure(writer, user.failure(phase, exc))
         return 1
     finally:
         writer.close()
-
-
-def report(writer: FrameWriter, failure: WorkerFailure) -> None:
-    sys.stderr.write(failure.error["traceback"] or failure.error["message"] + "\n")
-    writer.send({"type": "failed", "phase": failure.phase, "error": failure.error})
-
-
-def exit_now(code: int) -> None:
-    """Exit without waiting for threads the app started (or handlers still running after the
-    grace period): the runtime expects the process to end once it has said what it says."""
-    try:
-        if "logging" in sys.modules:
-            sys.modules["logging"].shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,21 @@
 /**
  * How a worker process is started: interpreter, harness, environment variables (the app's env,
- * its secrets, its GPUs), and on Linux the bubblewrap sandbox with its volumes mounted.
+ * its secrets, its GPUs), and on Linux the bubblewrap sandbox with its volumes mounted. A
+ * runner is forked from its revision's template (see template.ts), or started afresh.
  */
-import { existsSync, lstatSync, mkdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { AppConfig } from '../../appconfig';
+import type { StartMode } from '../../shared/api';
 import type { RevisionRecord } from '../deploys/store';
 import type { LogStore } from '../observability/logs';
 import type { SecretStore } from '../state/secrets';
 import type { VolumeStore } from '../state/volumes';
 import type { Placement } from './gpu';
-import { Runner, type RunnerBackend, type RunnerLaunch, RunnerStartError } from './runner';
+import { Runner, type RunnerBackend, type RunnerLaunch, type RunnerProcess, RunnerStartError } from './runner';
 import { mountPointPossible, SANDBOX_TMP, sandboxed } from './sandbox';
-import type { InspectedApp, SourceError, WorkerMessage } from './workerProtocol';
+import { TemplateProcess } from './template';
 
 export interface LauncherOptions {
   backend: RunnerBackend;
@@ -27,12 +30,8 @@ export interface LauncherOptions {
   logs: LogStore;
   /** The runtime's base URL, for the file URLs save_image returns. */
   publicUrl(): string;
-}
-
-export class InspectError extends Error {
-  constructor(message: string, readonly source: SourceError | null, readonly phase: string) {
-    super(message);
-  }
+  /** Where templates' sockets go (a short path: a socket's path is limited to about 100 bytes). */
+  socketDir: string;
 }
 
 /** Variables of the runtime's own that a worker must not inherit. */
@@ -56,9 +55,8 @@ export class RunnerLauncher {
     return path.join(this.options.filesDir, app);
   }
 
-  private workerArgs(mode: 'serve' | 'inspect', appFile: string, className?: string): string[] {
-    return ['-u', '-X', 'utf8', path.join(this.options.harnessDir, 'kiln_worker.py'), '--mode', mode, '--app-file', appFile,
-      ...(className ? ['--class', className] : [])];
+  private workerArgs(mode: 'serve' | 'template', appFile: string, className: string): string[] {
+    return ['-u', '-X', 'utf8', path.join(this.options.harnessDir, 'kiln_worker.py'), '--mode', mode, '--app-file', appFile, '--class', className];
   }
 
   /** Volume mounts for the sandbox; without one, a symlink at the mount path when that can be made. */
@@ -98,34 +96,60 @@ export class RunnerLauncher {
     return sandboxed(launch, { hide: [this.options.dataDir], readOnly: [...underTmp, ...readOnly], writable, mounts });
   }
 
-  /** Starts a serving worker for a revision; the pool watches it from here. */
-  startRunner(revision: RevisionRecord, sourceDir: string, id: string, placement: Extract<Placement, { kind: 'placed' }>, maxMultiplexing: number): Runner {
-    const { config } = revision;
+  /** The environment every process of an app sees: the runtime's, the app's env, where files go. */
+  private appEnv(app: string, config: AppConfig): Record<string, string> {
+    const filesDir = this.filesDirOf(app);
+    mkdirSync(filesDir, { recursive: true });
+    return {
+      ...this.baseEnv(),
+      ...config.env,
+      KILN_APP_NAME: app,
+      KILN_FILES_DIR: filesDir,
+      KILN_FILES_URL: `${this.options.publicUrl()}/files/${app}`,
+    };
+  }
+
+  /** What makes a runner itself: its id, its GPUs, its thread count, and the app's secrets. */
+  private runnerIdentity(config: AppConfig, id: string, placement: Extract<Placement, { kind: 'placed' }>, maxMultiplexing: number): Record<string, string> {
     const { values, missing } = this.options.secrets.reveal(config.secrets);
     if (missing.length) {
       throw new RunnerStartError(`Secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set. Set ${missing.length > 1 ? 'them' : 'it'} with: kiln secrets set ${missing.map((name) => `${name}=...`).join(' ')}`, 'secrets', null);
     }
-    const filesDir = this.filesDirOf(revision.app);
-    mkdirSync(filesDir, { recursive: true });
-    const env = {
-      ...this.baseEnv(),
-      ...config.env,
+    return {
       ...values,
-      KILN_APP_NAME: revision.app,
       KILN_RUNNER_ID: id,
       KILN_MAX_MULTIPLEXING: String(maxMultiplexing),
-      KILN_FILES_DIR: filesDir,
-      KILN_FILES_URL: `${this.options.publicUrl()}/files/${revision.app}`,
       // CPU runners see no GPU at all, so torch.cuda.is_available() tells the truth.
       CUDA_VISIBLE_DEVICES: placement.gpus.join(','),
     };
-    const { mounts } = this.prepareMounts(config);
+  }
+
+  /** A worker process of the app: serving (a runner started afresh) or a template. */
+  private startWorker(spec: WorkerSpec, mode: 'serve' | 'template', env: Record<string, string>, extraReadOnly: string[] = []): RunnerProcess {
+    const { mounts } = this.prepareMounts(spec.config);
     const launch = this.wrap({
-      command: revision.python,
-      args: this.workerArgs('serve', path.join(sourceDir, revision.entry), revision.className),
-      cwd: sourceDir,
+      command: spec.python,
+      args: this.workerArgs(mode, path.join(spec.sourceDir, spec.entry), spec.className),
+      cwd: spec.sourceDir,
       env,
-    }, [sourceDir, ...(revision.envDir ? [revision.envDir] : [])], [filesDir], mounts);
+    }, [spec.sourceDir, ...(spec.envDir ? [spec.envDir] : []), ...extraReadOnly], [this.filesDirOf(spec.app)], mounts);
+    return this.options.backend.start(launch);
+  }
+
+  /** Starts a runner as a fresh Python process (no template to fork it from). */
+  spawnRunner(revision: RevisionRecord, sourceDir: string, id: string, placement: Extract<Placement, { kind: 'placed' }>, maxMultiplexing: number): Runner {
+    const spec = { app: revision.app, python: revision.python, sourceDir, entry: revision.entry, className: revision.className, envDir: revision.envDir, config: revision.config };
+    const env = { ...this.appEnv(revision.app, revision.config), ...this.runnerIdentity(revision.config, id, placement, maxMultiplexing) };
+    return this.runner(revision, id, placement, maxMultiplexing, 'spawn', this.startWorker(spec, 'serve', env));
+  }
+
+  /** Forks a runner from the revision's template (`snapshot` when the template ran setup()). */
+  forkRunner(template: TemplateProcess, mode: 'fork' | 'snapshot', revision: RevisionRecord, id: string, placement: Extract<Placement, { kind: 'placed' }>, maxMultiplexing: number): Runner {
+    const env = this.runnerIdentity(revision.config, id, placement, maxMultiplexing);
+    return this.runner(revision, id, placement, maxMultiplexing, mode, template.fork(id, env));
+  }
+
+  private runner(revision: RevisionRecord, id: string, placement: Extract<Placement, { kind: 'placed' }>, maxMultiplexing: number, start: StartMode, process: RunnerProcess): Runner {
     const runner = new Runner({
       id,
       revision: revision.revision,
@@ -133,42 +157,44 @@ export class RunnerLauncher {
       gpus: placement.gpus,
       cpuFallback: placement.cpuFallback,
       maxMultiplexing,
-    }, this.options.backend.start(launch));
+      start,
+    }, process);
     runner.onOutput((stream, text) => this.options.logs.append({ app: revision.app, revision: revision.revision, runner: id, stream, text }));
     if (placement.cpuFallback) {
       this.options.logs.append({
         app: revision.app, revision: revision.revision, runner: id, stream: 'system', level: 'warning',
-        text: `No GPU for ${config.machineTypes.join(' or ')} on this host: runner ${id} runs on CPU.`,
+        text: `No GPU for ${revision.config.machineTypes.join(' or ')} on this host: runner ${id} runs on CPU.`,
       });
     }
     return runner;
   }
 
   /**
-   * Imports the app in a worker without running setup, and reports its classes, configuration
-   * and endpoint schemas. Output lines go to `onLine` (an import may print).
+   * Starts the template of a revision: it imports the app, answers with what it found (its
+   * classes, configuration and endpoint schemas: the deploy's inspect step), and waits to fork
+   * runners. Its own output goes to `onLine` (an import may print).
    */
-  inspect(python: string, sourceDir: string, entry: string, envDir: string | null, onLine: (line: string) => void, signal?: AbortSignal): Promise<InspectedApp[]> {
-    const launch = this.wrap({
-      command: python,
-      args: this.workerArgs('inspect', path.join(sourceDir, entry)),
-      cwd: sourceDir,
-      env: this.baseEnv(),
-    }, [sourceDir, ...(envDir ? [envDir] : [])], [], []);
-    const worker = this.options.backend.start(launch);
-    const abort = () => worker.kill('SIGKILL');
-    signal?.addEventListener('abort', abort, { once: true });
-    return new Promise<InspectedApp[]>((resolve, reject) => {
-      let answer: WorkerMessage | undefined;
-      worker.onMessage((message) => { answer ??= message; });
-      worker.onOutput((_stream, line) => onLine(line));
-      worker.onExit((code, signalName) => {
-        signal?.removeEventListener('abort', abort);
-        if (answer?.type === 'inspect') resolve(answer.apps);
-        else if (answer?.type === 'failed') reject(new InspectError(answer.error.message, answer.error, answer.phase));
-        else if (signal?.aborted) reject(new InspectError('The deploy was cancelled.', null, 'cancelled'));
-        else reject(new InspectError(`The inspect worker ${signalName ? `was killed (${signalName})` : `exited with code ${code}`} without an answer.${existsSync(python) ? '' : ` Is ${python} a Python interpreter?`}`, null, 'exit'));
-      });
+  startTemplate(spec: WorkerSpec & { revision: number }, onLine: (stream: 'stdout' | 'stderr', line: string) => void): Promise<TemplateProcess> {
+    const socketPath = path.join(this.options.socketDir, `${randomBytes(8).toString('hex')}.sock`);
+    // The template never touches a GPU: each runner is given its own after the fork.
+    const env = { ...this.appEnv(spec.app, spec.config), CUDA_VISIBLE_DEVICES: '' };
+    return TemplateProcess.start({
+      id: `${spec.app}-r${spec.revision}-template`,
+      socketPath,
+      sandboxed: this.options.sandbox,
+      start: () => this.startWorker(spec, 'template', env, [socketPath]),
+      onOutput: onLine,
     });
   }
+}
+
+/** What a worker process of an app needs to start. */
+export interface WorkerSpec {
+  app: string;
+  python: string;
+  sourceDir: string;
+  entry: string;
+  className: string;
+  envDir: string | null;
+  config: AppConfig;
 }

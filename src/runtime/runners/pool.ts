@@ -9,11 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { costOfRunnerSeconds, findMachineType, runnerRate } from '../../appconfig';
-import type { RunnerInfo, ScaleSettings } from '../../shared/api';
+import type { RunnerInfo, ScaleSettings, StartsInfo } from '../../shared/api';
 import type { RevisionRecord } from '../deploys/store';
 import type { LogStore } from '../observability/logs';
 import type { GpuAllocator, Placement } from './gpu';
 import { exitDescription, type Runner, RunnerStartError } from './runner';
+import type { RunnerStarter } from './starter';
 import type { InvokeResult } from './workerProtocol';
 
 export interface InvokeOutcome {
@@ -39,8 +40,10 @@ export interface PendingRequest {
 export interface PoolDeps {
   logs: LogStore;
   gpus: GpuAllocator;
-  /** Starts a worker for this revision on the given placement. */
-  startRunner(id: string, placement: Extract<Placement, { kind: 'placed' }>): Runner;
+  /** Starts the revision's runners (forked from its template, or afresh); closed once the pool has stopped them all. */
+  starter: Pick<RunnerStarter, 'start' | 'close' | 'info' | 'prepared'>;
+  /** A runner finished setup(): its cold start is metered. */
+  coldStart(ms: number): void;
   /** Runners one app may have when only the CPU limits it. */
   cpuRunnerLimit: number;
   /** Adds the cost of a runner that stopped to the app's total. */
@@ -152,11 +155,13 @@ export class RevisionPool {
     this.system(`Starting runner ${id} on ${placement.machineType.name}${placement.gpus.length ? ` (GPU ${placement.gpus.join(', ')})` : placement.cpuFallback ? ' (on CPU: no matching GPU on this host)' : ''}.`, id);
     let runner: Runner;
     try {
-      runner = this.deps.startRunner(id, placement);
+      // A worker's thread pool is sized at start: a scale change reaches runners started after it.
+      runner = this.deps.starter.start(id, placement, this.scale.maxMultiplexing);
     } catch (error) {
       this.deps.gpus.release(placement.gpus);
       throw error;
     }
+    void runner.ready.then(() => this.deps.coldStart(runner.coldStartMs ?? 0), () => undefined);
     this.runners.set(id, runner);
     this.watch(runner, placement);
     return runner;
@@ -359,6 +364,16 @@ export class RevisionPool {
     clearTimeout(this.retryTimer);
     this.rejectQueued('The app was stopped before this request ran.', 'runner_scheduling_failure');
     await Promise.all([...this.runners.values()].map((runner) => runner.stop(graceMs)));
+    this.deps.starter.close();
+  }
+
+  /** How runners start; settles once that is known, and rejects when the app fails in its template. */
+  get starts(): StartsInfo {
+    return this.deps.starter.info;
+  }
+
+  prepareStarts(): Promise<StartsInfo> {
+    return this.deps.starter.prepared;
   }
 
   /** A runner's cost from its start until `now`: runner-seconds × its machine type's price × GPUs. */

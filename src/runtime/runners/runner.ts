@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { RunnerInfo, RunnerState } from '../../shared/api';
+import type { RunnerInfo, RunnerState, StartMode } from '../../shared/api';
 import { encodeFrame, FrameDecoder } from './frames';
 import type { InvokeResult, RuntimeMessage, SourceError, WorkerMessage } from './workerProtocol';
 
@@ -33,24 +33,42 @@ export interface RunnerBackend {
 /** A log record is one line; a runaway line without newlines is cut into pieces this long. */
 const MAX_LINE = 16 * 1024;
 
-function splitLines(stream: Readable, emit: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    pending += chunk;
+/** Cuts a byte stream into lines, whatever the chunks: a worker's stdout or stderr. */
+export class LineSplitter {
+  private pending = '';
+  private readonly decoder = new TextDecoder('utf-8');
+
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(chunk: Uint8Array): void {
+    this.pending += this.decoder.decode(chunk, { stream: true });
     let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
-      emit(pending.slice(0, newline).replace(/\r$/, ''));
-      pending = pending.slice(newline + 1);
+    while ((newline = this.pending.indexOf('\n')) >= 0) {
+      this.emit(this.pending.slice(0, newline).replace(/\r$/, ''));
+      this.pending = this.pending.slice(newline + 1);
     }
-    while (pending.length > MAX_LINE) {
-      emit(pending.slice(0, MAX_LINE));
-      pending = pending.slice(MAX_LINE);
+    while (this.pending.length > MAX_LINE) {
+      this.emit(this.pending.slice(0, MAX_LINE));
+      this.pending = this.pending.slice(MAX_LINE);
     }
-  });
-  stream.on('end', () => {
-    if (pending) emit(pending);
-  });
+  }
+
+  end(): void {
+    this.pending += this.decoder.decode();
+    if (this.pending) this.emit(this.pending);
+    this.pending = '';
+  }
+}
+
+function splitLines(stream: Readable, emit: (line: string) => void): void {
+  const splitter = new LineSplitter(emit);
+  stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+  stream.on('end', () => splitter.end());
+}
+
+/** What the logs say when a worker's frames are garbled: the app wrote to the runtime's channel. */
+export function protocolViolation(problem: string): string {
+  return `kiln: the worker sent ${problem} on its protocol channel (fd 4), so it was stopped. Apps must not write to fd 4.`;
 }
 
 /** Workers as child processes of the runtime, talking over inherited pipes on fd 3 and 4. */
@@ -87,7 +105,7 @@ export class LocalProcessBackend implements RunnerBackend {
       onOutput: (listener) => {
         splitLines(child.stdout!, (line) => listener('stdout', line));
         splitLines(child.stderr!, (line) => listener('stderr', line));
-        protocolErrors.push((problem) => listener('stderr', `kiln: the worker sent ${problem} on its protocol pipe (fd 4), so it was stopped. Apps must not write to fd 4.`));
+        protocolErrors.push((problem) => listener('stderr', protocolViolation(problem)));
       },
       onExit: (listener) => {
         // 'close' waits for stdio to drain, so no output line arrives after the exit is reported.
@@ -118,6 +136,7 @@ export interface RunnerOptions {
   gpus: number[];
   cpuFallback: boolean;
   maxMultiplexing: number;
+  start: StartMode;
 }
 
 /** What became of a request its runner never answered: the runner went away. */
@@ -272,6 +291,7 @@ export class Runner {
       inFlight: this.inFlight,
       requestsServed: this.requestsServed,
       coldStartMs: this.coldStartMs,
+      start: this.options.start,
     };
   }
 }

@@ -7,7 +7,7 @@
  * folders bound into it, so a mount point such as /models can be made without touching the host.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { RunnerLaunch } from './runner';
 
 export interface SandboxPlan {
@@ -71,4 +71,30 @@ export function sandboxed(launch: RunnerLaunch, plan: SandboxPlan): RunnerLaunch
   args.push('--chdir', launch.cwd, '--', launch.command, ...launch.args);
   // Caches go to the private /tmp unless the app says where: the home folder is read-only here.
   return { ...launch, command: 'bwrap', args, env: { XDG_CACHE_HOME: SANDBOX_CACHE, ...launch.env } };
+}
+
+/**
+ * The host's pid of a process that sandbox `root` (bubblewrap's pid) knows as `innerPid` in its
+ * own process namespace: found among its descendants by the namespace pids Linux lists for each.
+ * null when it cannot be told (the process is gone, or the kernel does not list children).
+ */
+export function hostPidOf(root: number | null, innerPid: number): number | null {
+  if (root === null) return null;
+  const queue = [root];
+  for (let visited = 0; queue.length > 0 && visited < 64; visited++) {
+    const pid = queue.shift()!;
+    const nsPids = readProc(`/proc/${pid}/status`)?.match(/^NSpid:\s*(.*)$/m)?.[1]?.trim().split(/\s+/).map(Number);
+    if (pid !== root && nsPids && nsPids.length > 1 && nsPids.at(-1) === innerPid) return pid;
+    const children = readProc(`/proc/${pid}/task/${pid}/children`);
+    if (children) queue.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
+  }
+  return null;
+}
+
+function readProc(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

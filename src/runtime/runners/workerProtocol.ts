@@ -5,7 +5,7 @@
  * unsigned big-endian length followed by that many bytes of UTF-8 JSON (one object). stdout and
  * stderr stay the user's: every line printed there becomes a log record.
  *
- * Launch: `python -u -X utf8 kiln_worker.py --mode inspect|serve --app-file FILE [--class NAME]`
+ * Launch: `python -u -X utf8 kiln_worker.py --mode template|serve --app-file FILE [--class NAME]`
  * with the folder holding `fal/` and `kiln_worker.py` first on PYTHONPATH and the app's own
  * folder on sys.path. Environment the worker reads: KILN_FILES_DIR and KILN_FILES_URL (where
  * save_image/save_file write and the URL prefix they return), KILN_RUNNER_ID, KILN_APP_NAME,
@@ -30,7 +30,7 @@ export interface SourceError {
 
 // ---- worker -> runtime -------------------------------------------------------------------
 
-/** Inspect mode's one answer. Option values use these JSON encodings: `fal.Volume("n")` as
+/** A template's first answer (and, for a file with several classes, its only one). Option values use these JSON encodings: `fal.Volume("n")` as
  * `{"$volume": "n"}`, anything not JSON-representable as `{"$repr": "<repr()>"}`. */
 export interface InspectedEndpoint {
   path: string;
@@ -90,4 +90,28 @@ export type RuntimeMessage =
   | { type: 'invoke'; id: string; path: string; input: Record<string, unknown> }
   | { type: 'cancel'; id: string }
   /** Finish in-flight requests (up to `graceMs`), run teardown, exit 0. EOF on fd 3 means the same. */
-  | { type: 'shutdown'; graceMs: number };
+  | { type: 'shutdown'; graceMs: number }
+  | TemplateOrder;
+
+// ---- templates (template mode, kiln_harness/template.py) ---------------------------------
+
+/**
+ * What the runtime asks of a template. A forked runner connects to `socket` three times, each
+ * connection opened by the line `KILN-RUNNER <token> <frames|stdout|stderr>`, then speaks as a
+ * serving worker does; `env` is applied over the template's environment before setup().
+ */
+export type TemplateOrder =
+  /** Run setup() here once, so runners start with it done (CPU runners only). */
+  | { type: 'snapshot' }
+  | { type: 'fork'; runner: string; token: string; socket: string; env: Record<string, string> }
+  | { type: 'kill'; runner: string; signal: NodeJS.Signals };
+
+/** What a template says, after its `inspect` answer. */
+export type TemplateMessage =
+  | WorkerMessage
+  /** Whether the app's imports left it safe to fork (no thread, open file or CUDA), and why not. */
+  | { type: 'template'; forkable: boolean; reason: string | null }
+  | { type: 'snapshot'; ok: boolean; reason: string | null; setupMs: number }
+  /** `pid` as the template sees it (inside the sandbox's process namespace, when there is one). */
+  | { type: 'forked'; runner: string; pid: number }
+  | { type: 'runner-exit'; runner: string; code: number | null; signal: NodeJS.Signals | null };

@@ -23,9 +23,15 @@ class FrameReader:
     thread-safe: one thread reads at a time."""
 
     def __init__(self, fd: int) -> None:
-        self._fd = fd
+        self.fd = fd
         self._buffer = bytearray()
         self._closed = False
+
+    def has_frame(self) -> bool:
+        """Whether a whole frame is already buffered: read() returns it without blocking, and
+        a select() on the fd would not say so."""
+        buffer = self._buffer
+        return len(buffer) >= 4 and len(buffer) >= 4 + _HEADER.unpack_from(buffer)[0]
 
     def read(self) -> Any:
         """The next frame as a JSON value (ValueError if it is not JSON), or EOF."""
@@ -43,7 +49,7 @@ class FrameReader:
                     sys.stderr.write("kiln worker: the runtime closed the pipe in the middle of a frame\n")
                     buffer.clear()
                 return EOF
-            chunk = os.read(self._fd, _READ_SIZE)
+            chunk = os.read(self.fd, _READ_SIZE)
             if chunk:
                 buffer += chunk
             else:
@@ -54,7 +60,7 @@ class FrameWriter:
     """Writes whole frames to `fd` from any thread, one at a time."""
 
     def __init__(self, fd: int) -> None:
-        self._fd = fd
+        self.fd = fd
         self._lock = threading.Lock()
         self._closed = False
 
@@ -70,7 +76,7 @@ class FrameWriter:
             view = memoryview(data)
             try:
                 while view:
-                    view = view[os.write(self._fd, view) :]
+                    view = view[os.write(self.fd, view) :]
             except OSError as error:
                 # The runtime is gone; what is left to say has nowhere to go. Reading fd 3
                 # will see EOF and shut the worker down.

@@ -24,6 +24,12 @@ class WorkerFailure(Exception):
         self.error = error
 
 
+def report_failure(writer: Any, failure: WorkerFailure) -> None:
+    """Tell the runtime, in a `failed` frame, and the logs, with the whole traceback."""
+    sys.stderr.write(failure.error["traceback"] or failure.error["message"] + "\n")
+    writer.send({"type": "failed", "phase": failure.phase, "error": failure.error})
+
+
 class UserCode:
     """The app file and its folder: frames from files in that folder are the user's."""
 

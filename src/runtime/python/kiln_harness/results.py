@@ -1,4 +1,6 @@
-"""Turning what an endpoint returned or raised into a `result` frame (InvokeResult)."""
+"""Turning what an endpoint returned or raised into fal's answer: the output's JSON text, or an
+error's status and `detail` (`Failure`). Transport-free, so the runtime's pipe worker (as a
+`result` frame, InvokeResult) and a container's HTTP serve mode answer alike."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,7 +10,7 @@ import os
 import sys
 import traceback
 from time import perf_counter
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from fal.exceptions import AppException, CUDAOutOfMemoryException, FieldException, RequestCancelledException
 from fal.toolkit.file import File
@@ -61,10 +63,10 @@ def _to_json(value: Any) -> Any:
 encode_output = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_to_json).encode
 
 
-def ok_frame(id_json: str, output: Any, started: float) -> str:
-    """The result frame's JSON text; encoding (which stores returned files) counts as execution."""
+def output_json(output: Any) -> str:
+    """The JSON text of an endpoint's output (encoding stores returned files), or OutputError."""
     try:
-        body = encode_output(output)
+        return encode_output(output)
     except ValueError as error:
         message = str(error)
         if message.startswith("Out of range float"):
@@ -72,9 +74,13 @@ def ok_frame(id_json: str, output: Any, started: float) -> str:
         if message.startswith("Circular reference"):
             raise OutputError("the endpoint's output contains itself (a circular reference)") from None
         raise
+
+
+def ok_frame(id_json: str, output: Any, started: float) -> str:
+    """The result frame's JSON text; encoding counts as execution."""
     return '{"type":"result","id":%s,"ok":true,"output":%s,"executionMs":%.3f}' % (
         id_json,
-        body,
+        output_json(output),
         (perf_counter() - started) * 1000.0,
     )
 
@@ -90,25 +96,48 @@ def cancelled_frame(request_id: str, started: float) -> Dict[str, Any]:
     }
 
 
-def error_frame(request_id: str, error: BaseException, started: float) -> Tuple[Dict[str, Any], bool]:
-    """The result frame for an exception, and whether it is unexpected (worth a log traceback)."""
+class Failure(NamedTuple):
+    """How a request that raised is answered."""
+
+    status: int
+    detail: Any
+    error_type: str
+    traceback: Optional[str]  # None for input errors and cancellations: nothing to debug
+    fatal: bool  # the process's GPU state cannot be trusted; its runner must be replaced
+
+    @property
+    def unexpected(self) -> bool:
+        """Worth a traceback in the logs."""
+        return self.status >= 500
+
+
+def failure_of(error: BaseException) -> Failure:
     status, detail, fatal = classify(error)
     if status == 499:
+        return Failure(499, "Request cancelled", type(error).__name__, None, False)
+    if isinstance(error, InputError):
+        return Failure(status, detail, "RequestValidationError", None, fatal)
+    return Failure(status, detail, type(error).__name__, format_traceback(error), fatal)
+
+
+def error_frame(request_id: str, failure: Failure, started: float) -> Dict[str, Any]:
+    """The result frame for a request that raised."""
+    if failure.status == 499:
         return cancelled_frame(request_id, started), False
     frame: Dict[str, Any] = {
         "type": "result",
         "id": request_id,
         "ok": False,
-        "status": status,
-        "detail": detail,
-        "errorType": "RequestValidationError" if isinstance(error, InputError) else type(error).__name__,
+        "status": failure.status,
+        "detail": failure.detail,
+        "errorType": failure.error_type,
         "executionMs": round((perf_counter() - started) * 1000.0, 3),
     }
-    if not isinstance(error, InputError):
-        frame["traceback"] = format_traceback(error)
-    if fatal:
+    if failure.traceback is not None:
+        frame["traceback"] = failure.traceback
+    if failure.fatal:
         frame["fatal"] = True
-    return frame, status >= 500
+    return frame
 
 
 def classify(error: BaseException) -> Tuple[int, Any, bool]:
@@ -158,15 +187,9 @@ def format_traceback(error: BaseException) -> str:
     return "".join(traceback.format_exception(type(error), error, tb or error.__traceback__))
 
 
-def log_failure(request_id: str, path: Any, frame: Dict[str, Any]) -> None:
-    text = "Request %s to %s failed (%s):\n%s" % (
-        request_id,
-        path,
-        frame["status"],
-        frame.get("traceback") or frame.get("detail"),
-    )
+def log_failure(request_id: str, path: Any, failure: Failure) -> None:
+    text = "Request %s to %s failed (%s):\n%s" % (request_id, path, failure.status, failure.traceback or failure.detail)
     try:
         sys.stderr.write(text if text.endswith("\n") else text + "\n")
     except Exception:
         pass  # a user's replacement stderr that fails must not lose the answer
-

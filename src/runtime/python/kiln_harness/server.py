@@ -1,4 +1,6 @@
-"""Serve mode: run setup, answer invoke/cancel frames, shut down on request.
+"""Serve mode over the runtime's pipes: run setup, answer invoke/cancel frames, shut down on
+request. The app instance, its routes and handler calls are served_app.py's; this is the frame
+transport around them (the container's HTTP transport is serve.py).
 
 Threads. KILN_MAX_MULTIPLEXING + 1 handler threads take turns as the reader of fd 3
 (leader/followers): the reader handles cancels, shutdown and async invokes itself, and
@@ -12,21 +14,19 @@ thread runs setup and teardown and waits for a stop: shutdown frame, EOF, SIGTER
 from __future__ import annotations
 
 import collections
-import inspect
 import json
 import os
 import select
 import signal
 import sys
 import threading
-import traceback
 from time import monotonic, perf_counter
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from kiln_harness import results
-from kiln_harness.endpoints import Endpoint, collect_endpoints
 from kiln_harness.frames import EOF, FrameReader, FrameWriter
 from kiln_harness.loader import UserCode
+from kiln_harness.served_app import Route, ServedApp
 
 # Grace for in-flight requests when the runtime closes the pipe or a signal stops the
 # worker, since neither says how long to wait.
@@ -47,53 +47,16 @@ class _Request:
         self.task: Any = None
 
 
-class _Route:
-    __slots__ = ("endpoint", "call")
-
-    def __init__(self, endpoint: Endpoint, call: Callable[..., Any]) -> None:
-        self.endpoint = endpoint
-        self.call = call
-
-
-_Job = Tuple[_Request, _Route, Any]
-
-
-class _EventLoop:
-    """One asyncio loop in a daemon thread, shared by every async handler."""
-
-    def __init__(self) -> None:
-        import asyncio
-
-        self._asyncio = asyncio
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self._run, name="kiln-asyncio", daemon=True).start()
-
-    def _run(self) -> None:
-        self._asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def wait_for(self, awaitable: Any) -> Any:
-        """Run `awaitable` on the loop from another thread and return its result."""
-
-        async def run() -> Any:
-            return await awaitable
-
-        return self._asyncio.run_coroutine_threadsafe(run(), self.loop).result()
+_Job = Tuple[_Request, Route, Any]
 
 
 class Server:
     def __init__(self, cls: type, user: UserCode, reader: FrameReader, writer: FrameWriter) -> None:
-        self.cls = cls
-        self.user = user
+        self.served = ServedApp(cls, user)
         self.reader = reader
         self.writer = writer
-        self.endpoints = _routes(cls, user)
-        self.capacity = _max_multiplexing()
-        self.app: Any = None  # the instance, once start() made it
-        self.routes: Dict[str, _Route] = {}
+        self.capacity = self.served.max_multiplexing
         self.inflight: Dict[str, _Request] = {}
-        self._loop: Optional[_EventLoop] = None
-        self._loop_lock = threading.Lock()
         self._reader_lock = threading.Lock()  # held by the thread whose turn it is to read
         self._reading = True  # until EOF
         self._state_lock = threading.Lock()  # guards _executing and _backlog
@@ -106,25 +69,13 @@ class Server:
         self._signal_fd: Optional[int] = None
         self._draining = False
         self._drained = threading.Event()
-        if any(endpoint.is_async for endpoint in self.endpoints.values()) or any(
-            inspect.iscoroutinefunction(getattr(cls, name)) for name in ("setup", "teardown")
-        ):
-            self._event_loop()  # started now so the first request does not pay for it
 
     # ---- lifecycle (main thread) ------------------------------------------------------
 
-    def start(self) -> float:
-        """Create the app and run its setup; returns setup time in ms."""
-        started = perf_counter()
-        try:
-            app = self.cls(_allow_init=True)
-            self._run_maybe_async(app.setup)
-        except BaseException as exc:
-            raise self.user.failure("setup", exc) from exc
-        self.app = app
-        for path, endpoint in self.endpoints.items():
-            self.routes[path] = _Route(endpoint, getattr(app, endpoint.attribute))
-        return (perf_counter() - started) * 1000.0
+    def start(self, instance: Any = None) -> float:
+        """Create the app and run its setup (unless `instance` is one a template set up before
+        the fork); returns setup time in ms."""
+        return self.served.start(instance)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the worker as a shutdown frame does. Until now (during
@@ -147,7 +98,7 @@ class Server:
             threading.Thread(target=self._take_turns, name="kiln-handler-%d" % index, daemon=True).start()
         self._wait_for_stop()
         self._drain()
-        self._teardown()
+        self.served.teardown()
 
     def _wait_for_stop(self) -> None:
         if self._stop_pipe is None or self._signal_fd is None:
@@ -191,12 +142,6 @@ class Server:
                     "The runner shut down before the request finished (its %.0f s grace period ran out)."
                     % self._grace,
                 )
-
-    def _teardown(self) -> None:
-        try:
-            self._run_maybe_async(self.app.teardown)
-        except BaseException:
-            sys.stderr.write("kiln worker: teardown() failed:\n" + traceback.format_exc())
 
     # ---- handler threads --------------------------------------------------------------
 
@@ -250,12 +195,9 @@ class Server:
             sys.stderr.write("kiln worker: ignoring a second invoke with the in-flight id %s\n" % request_id)
             return None
         path = message.get("path")
-        route = self.routes.get(path)  # type: ignore[arg-type]
-        if route is None or route.endpoint.is_websocket:
-            detail = "Not Found"
-            if route is not None:
-                detail = "%s is a websocket endpoint (is_websocket=True); only HTTP endpoints are served" % path
-            self._reply_error(request_id, 404, detail)
+        route, missing = self.served.route(path)
+        if route is None:
+            self._reply_error(request_id, 404, missing)
             return None
         if self._stopping:
             self._reply_error(request_id, 503, "The runner is shutting down; retry the request.")
@@ -266,7 +208,7 @@ class Server:
         request = _Request(request_id, path, route.endpoint.is_async)
         self.inflight[request_id] = request
         if request.is_async:
-            loop = self._event_loop().loop
+            loop = self.served.event_loop().loop
             loop.call_soon_threadsafe(self._start_task, loop, request, route, data)
             return None
         job = (request, route, data)
@@ -287,12 +229,10 @@ class Server:
             self._executing -= 1
             return None
 
-    def _run_sync(self, request: _Request, route: _Route, data: Any) -> None:
+    def _run_sync(self, request: _Request, route: Route, data: Any) -> None:
         started = perf_counter()
         try:
-            output = route.call(**route.endpoint.bind(data))
-            if hasattr(output, "__await__"):  # a sync wrapper around an async function
-                output = self._event_loop().wait_for(output)
+            output = self.served.call_sync(route, data)
             text = results.ok_frame(request.id_json, output, started)
         except BaseException as exc:
             text = self._error_text(request, exc, started)
@@ -300,13 +240,13 @@ class Server:
 
     # ---- async requests (event loop thread) -------------------------------------------
 
-    def _start_task(self, loop: Any, request: _Request, route: _Route, data: Any) -> None:
+    def _start_task(self, loop: Any, request: _Request, route: Route, data: Any) -> None:
         request.task = loop.create_task(self._run_async(request, route, data))
 
-    async def _run_async(self, request: _Request, route: _Route, data: Any) -> None:
+    async def _run_async(self, request: _Request, route: Route, data: Any) -> None:
         started = perf_counter()
         try:
-            output = await route.call(**route.endpoint.bind(data))
+            output = await self.served.call_async(route, data)
             text = results.ok_frame(request.id_json, output, started)
         except BaseException as exc:  # CancelledError included: the 499 was already sent
             text = self._error_text(request, exc, started)
@@ -315,9 +255,10 @@ class Server:
     # ---- answers (any thread) ---------------------------------------------------------
 
     def _error_text(self, request: _Request, error: BaseException, started: float) -> str:
-        frame, unexpected = results.error_frame(request.id, error, started)
-        if unexpected:
-            results.log_failure(request.id, request.path, frame)
+        failure = results.failure_of(error)
+        if failure.unexpected:
+            results.log_failure(request.id, request.path, failure)
+        frame = results.error_frame(request.id, failure, started)
         return json.dumps(frame, separators=(",", ":"), default=str)
 
     def _finish(self, request: _Request, text: str) -> None:
@@ -334,27 +275,13 @@ class Server:
         # Answered at once: a running sync handler cannot be interrupted, so its result,
         # when it comes, is dropped; an async one is cancelled at its next await.
         self.writer.send(results.cancelled_frame(request.id, request.started))
-        if request.is_async and self._loop is not None:
-            self._loop.loop.call_soon_threadsafe(_cancel_task, request)
+        if request.is_async and self.served.has_event_loop:
+            self.served.event_loop().loop.call_soon_threadsafe(_cancel_task, request)
 
     def _reply_error(self, request_id: str, status: int, detail: str) -> None:
         self.writer.send(
             {"type": "result", "id": request_id, "ok": False, "status": status, "detail": detail, "executionMs": 0}
         )
-
-    # ---- plumbing ---------------------------------------------------------------------
-
-    def _event_loop(self) -> _EventLoop:
-        if self._loop is None:
-            with self._loop_lock:
-                if self._loop is None:
-                    self._loop = _EventLoop()
-        return self._loop
-
-    def _run_maybe_async(self, function: Callable[[], Any]) -> None:
-        outcome = function()
-        if hasattr(outcome, "__await__"):
-            self._event_loop().wait_for(outcome)
 
 
 def _ignore_signal(signum: int, frame: Any) -> None:
@@ -366,41 +293,12 @@ def _cancel_task(request: _Request) -> None:
         request.task.cancel()
 
 
-def _routes(cls: type, user: UserCode) -> Dict[str, Endpoint]:
-    routes: Dict[str, Endpoint] = {}
-    for endpoint in collect_endpoints(cls):
-        if not isinstance(endpoint.path, str):
-            raise user.lookup_failure(
-                "the path of endpoint %s is %r; endpoint paths are strings like \"/generate\""
-                % (endpoint.attribute, endpoint.path)
-            )
-        other = routes.get(endpoint.path)
-        if other is not None:
-            raise user.lookup_failure(
-                "endpoints %s and %s both use the path %s; give each its own path"
-                % (other.attribute, endpoint.attribute, endpoint.path)
-            )
-        routes[endpoint.path] = endpoint
-    return routes
-
-
-def _max_multiplexing() -> int:
-    raw = os.environ.get("KILN_MAX_MULTIPLEXING", "1")
-    try:
-        value = int(raw)
-        if value >= 1:
-            return value
-    except ValueError:
-        pass
-    sys.stderr.write("kiln worker: KILN_MAX_MULTIPLEXING=%r is not a positive integer; using 1\n" % raw)
-    return 1
-
-
-def run_serve(user: UserCode, cls: type, reader: FrameReader, writer: FrameWriter) -> int:
+def run_serve(user: UserCode, cls: type, reader: FrameReader, writer: FrameWriter, instance: Any = None) -> int:
     server = Server(cls, user, reader, writer)
-    # The app imported and its class was found: what follows is the user's setup().
+    # The app imported and its class was found: what follows is the user's setup() (done
+    # already when the runner was forked from a snapshot).
     writer.send({"type": "setup-started"})
-    setup_ms = server.start()
+    setup_ms = server.start(instance)
     server.install_signal_handlers()
     writer.send(
         {
