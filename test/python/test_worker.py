@@ -548,6 +548,63 @@ class ServeTest(WorkerTestCase):
         self.assertIn("ignoring a frame that is not JSON", worker.logs())
 
 
+class CoercionTest(WorkerTestCase):
+    """Inputs reach handlers as their annotated types, converted as pydantic's lax mode does."""
+
+    def test_float_parameter_receives_a_float_for_an_int(self) -> None:
+        worker = self.serve("coercion_app.py")
+        self.assertEqual(worker.invoke("/scale", {"x": 2})["output"], {"float": 2.0})
+        self.assertEqual(worker.invoke("/scale", {"x": "2.5"})["output"], {"float": 2.5})
+
+    def test_every_parameter_converted_and_every_problem_reported(self) -> None:
+        worker = self.serve("coercion_app.py")
+        output = worker.invoke(
+            "/mixed",
+            {
+                "count": "3",
+                "flag": "yes",
+                "values": [1, "2", True],
+                "pair": ["4", 5],
+                "weights": {"a": 1},
+                "level": "2",
+                "maybe": 7,
+                "either": "8",
+            },
+        )["output"]
+        self.assertEqual(
+            output,
+            {
+                "count": {"int": 3},
+                "flag": {"bool": True},
+                "values": {"list": [{"float": 1.0}, {"float": 2.0}, {"float": 1.0}]},
+                "pair": {"tuple": [{"int": 4}, {"float": 5.0}]},
+                "weights": {"dict": {"a": {"float": 1.0}}},
+                "level": {"enum": "Level", "value": 2},
+                "mode": {"str": "fast"},
+                "maybe": {"float": 7.0},
+                "either": {"str": "8"},
+            },
+        )
+        refused = worker.invoke(
+            "/mixed",
+            {"count": 1.5, "flag": "maybe", "values": [1, "x"], "pair": [1], "weights": [], "level": 3, "mode": "medium"},
+        )
+        self.assertEqual(refused["status"], 422)
+        self.assertEqual(
+            [(item["loc"], item["type"]) for item in refused["detail"]],
+            [
+                (["body", "count"], "int_from_float"),
+                (["body", "flag"], "bool_parsing"),
+                (["body", "values", 1], "float_parsing"),
+                (["body", "pair", 1], "missing"),
+                (["body", "weights"], "dict_type"),
+                (["body", "level"], "enum"),
+                (["body", "mode"], "literal_error"),
+            ],
+        )
+        self.assertEqual(refused["detail"][6]["msg"], "Input should be 'fast' or 'slow'")
+
+
 class ErrorTest(WorkerTestCase):
     def test_error_statuses_and_details(self) -> None:
         worker = self.serve("errors_app.py")
