@@ -605,6 +605,49 @@ class CoercionTest(WorkerTestCase):
         self.assertEqual(refused["detail"][6]["msg"], "Input should be 'fast' or 'slow'")
 
 
+def invoke_nested(worker: Worker, request_id: str, levels: int) -> Dict[str, Any]:
+    """Sends /depth a list nested `levels` deep (as text: json.dumps itself stops near 1,000)."""
+    value = b"[" * levels + b"0" + b"]" * levels
+    payload = b'{"type":"invoke","id":"%s","path":"/depth","input":{"value":%s}}' % (request_id.encode(), value)
+    worker.send_raw(struct.pack(">I", len(payload)) + payload)
+    return worker.result_for(request_id)
+
+
+class FrameSafetyTest(WorkerTestCase):
+    """No frame stops the worker: whatever one holds, its request is answered and the next one too."""
+
+    def test_input_past_the_depth_limit_is_answered_400(self) -> None:
+        worker = self.serve("coercion_app.py")
+        self.assertEqual(invoke_nested(worker, "under", 199)["output"], {"levels": 199})
+        for levels in (200, 1000, 100_000):
+            refused = invoke_nested(worker, "deep-%d" % levels, levels)
+            self.assertEqual(refused["status"], 400, levels)
+            self.assertIn("more than 200 levels deep", refused["detail"])
+        self.assertEqual(invoke_nested(worker, "after", 3)["output"], {"levels": 3})
+
+    def test_depth_limit_is_the_runtimes(self) -> None:
+        worker = self.serve("coercion_app.py", env={"KILN_MAX_JSON_DEPTH": "10"})
+        self.assertEqual(invoke_nested(worker, "under", 9)["output"], {"levels": 9})
+        self.assertEqual(invoke_nested(worker, "over", 10)["status"], 400)
+
+    def test_frames_it_cannot_act_on_are_answered(self) -> None:
+        worker = self.serve("hello.py")
+        worker.send({"type": "invoke", "id": "list-path", "path": ["/echo"], "input": {}})
+        self.assertEqual(worker.result_for("list-path")["status"], 404)
+        worker.send({"type": "invoke", "id": "bad-input", "path": "/echo", "input": [1]})
+        self.assertEqual(worker.result_for("bad-input")["status"], 422)
+        for frame in ({"type": "cancel", "id": [1]}, {"type": "cancel"}, {"type": "invoke", "id": {}}, {"type": None}, {"type": "shutdown-now"}):
+            worker.send(frame)
+        self.assertEqual(worker.invoke("/echo", {"text": "still here"})["output"], {"text": "still here"})
+
+    def test_an_exception_that_cannot_be_described_is_still_answered(self) -> None:
+        worker = self.serve("errors_app.py")
+        result = worker.invoke("/unprintable")
+        self.assertEqual(result["status"], 500)
+        self.assertIn("Unprintable", result["detail"])
+        self.assertEqual(worker.invoke("/app-exception")["status"], 413)
+
+
 class ErrorTest(WorkerTestCase):
     def test_error_statuses_and_details(self) -> None:
         worker = self.serve("errors_app.py")
