@@ -8,7 +8,9 @@ import type { AppConfig } from '../appconfig';
 import { optionValueSchemas } from '../appconfig';
 import type { AppDetail, AppState, AppSummary, EndpointInfo, ScaleRequest, ScaleSettings } from '../shared/api';
 import type { AppRecord, RevisionRecord, StateStore } from './deploys/store';
+import { reportFault } from './faults';
 import { compileInputValidator, type FieldError, type InputValidator } from './http/inputs';
+import type { RuntimeLimits } from './limits';
 import type { LogStore } from './observability/logs';
 import type { Metrics } from './observability/metrics';
 import type { GpuAllocator } from './runners/gpu';
@@ -50,6 +52,7 @@ export interface AppManagerDeps {
   launcher: RunnerLauncher;
   metrics: Metrics;
   cpuRunnerLimit: number;
+  limits: RuntimeLimits;
   publicUrl(): string;
   /** Takes secret values out of text that leaves the runtime. */
   redact(text: string): string;
@@ -93,6 +96,7 @@ export class AppManager {
       logs: this.deps.logs,
       gpus: this.deps.gpus,
       cpuRunnerLimit: this.deps.cpuRunnerLimit,
+      defaultRequestTimeoutS: this.deps.limits.defaultRequestTimeoutS,
       // A worker's thread pool is sized at start: a scale change reaches runners started after it.
       startRunner: (id, placement) => {
         const runner = this.deps.launcher.startRunner(revision, sourceDir, id, placement, pool.scale.maxMultiplexing);
@@ -119,7 +123,9 @@ export class AppManager {
     if (!previous) return;
     for (const request of previous.live.stopAccepting()) this.route(serving, request);
     serving.draining.add(previous.live);
-    void previous.live.drain(DRAIN_GRACE_MS).finally(() => serving.draining.delete(previous.live));
+    previous.live.drain(DRAIN_GRACE_MS)
+      .catch((error: unknown) => reportFault(`draining revision ${previous.live.revision.revision} of ${record.name}`, error))
+      .finally(() => serving.draining.delete(previous.live));
   }
 
   /** The pool serving an app now, if it is deployed (a deploy of a new revision may need its GPUs). */
@@ -164,8 +170,12 @@ export class AppManager {
     }
     const errors: FieldError[] | null = validator(input);
     if (errors) throw new HttpError(422, errors);
-    const requestId = options.requestId ?? randomUUID();
     const pool = serving.live;
+    const { maxQueuedPerApp } = this.deps.limits;
+    if (pool.queued >= maxQueuedPerApp) {
+      throw new HttpError(429, `App "${name}" already has ${pool.queued} requests waiting for a runner (the most the runtime holds per app, --max-queued ${maxQueuedPerApp}). Retry when they have run, or raise max_concurrency so more run at once.`, 'queue_full');
+    }
+    const requestId = options.requestId ?? randomUUID();
     const outcome = new Promise<InvokeOutcome>((resolve) => {
       const request: PendingRequest = {
         id: requestId,

@@ -12,6 +12,7 @@ import { defaultDataDir, liveRuntimeInfo, readRuntimeInfo, runtimeInfoPath } fro
 import { AppManager } from './apps';
 import { Deployer } from './deploys/deploy';
 import { EnvironmentStore, probePython, type PythonInfo } from './deploys/environments';
+import { DEFAULT_LIMITS, MAX_JSON_DEPTH_SETTING, type RuntimeLimits } from './limits';
 import { StateStore } from './deploys/store';
 import { QueueManager } from './http/queue';
 import { buildServer } from './http/server';
@@ -28,6 +29,7 @@ import { VolumeStore } from './state/volumes';
 declare const KILN_VERSION: string;
 
 const DEFAULT_PORT = 8411;
+const MIB = 1024 * 1024;
 
 const USAGE = `Usage: node runtime.js [options]
   --data-dir DIR           where apps, logs, secrets and volumes live (default: $KILN_HOME or the platform data dir)
@@ -37,7 +39,12 @@ const USAGE = `Usage: node runtime.js [options]
   --python PATH            default interpreter for apps (default: $KILN_PYTHON or python3)
   --gpu-fallback cpu|fail  what a GPU app does on a host without its GPU (default cpu)
   --max-cpu-runners N      runners one app may have when only the CPU limits it (default: CPU cores, at least 2)
-  --no-sandbox             run workers without bubblewrap even where it is available`;
+  --no-sandbox             run workers without bubblewrap even where it is available
+Limits (each refused with a 4xx in fal's {"detail": ...} shape):
+  --max-json-depth N       levels of arrays and objects a request body may nest (default ${DEFAULT_LIMITS.maxJsonDepth}, at most ${MAX_JSON_DEPTH_SETTING})
+  --max-body-mb N          megabytes a request body may have (default ${DEFAULT_LIMITS.maxBodyBytes / MIB})
+  --max-queued N           requests one app may have waiting for a runner (default ${DEFAULT_LIMITS.maxQueuedPerApp})
+  --request-timeout S      seconds a request may run when its app sets no request_timeout (default ${DEFAULT_LIMITS.defaultRequestTimeoutS})`;
 
 function fail(message: string): never {
   process.stderr.write(`kiln runtime: ${message}\n`);
@@ -56,6 +63,10 @@ function readOptions() {
         'gpu-fallback': { type: 'string', default: 'cpu' },
         'max-cpu-runners': { type: 'string' },
         'no-sandbox': { type: 'boolean', default: false },
+        'max-json-depth': { type: 'string' },
+        'max-body-mb': { type: 'string' },
+        'max-queued': { type: 'string' },
+        'request-timeout': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -72,6 +83,18 @@ function readOptions() {
   if (fallback !== 'cpu' && fallback !== 'fail') fail(`--gpu-fallback must be cpu or fail, not ${fallback}`);
   const maxCpuRunners = parsed['max-cpu-runners'] === undefined ? Math.max(2, os.cpus().length) : Number(parsed['max-cpu-runners']);
   if (!Number.isInteger(maxCpuRunners) || maxCpuRunners < 1) fail('--max-cpu-runners must be a whole number, 1 or more');
+  const limit = (flag: string, given: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER, whole = true) => {
+    if (given === undefined) return fallback;
+    const value = Number(given);
+    if (!(value > 0 && value <= max && (!whole || Number.isInteger(value)))) fail(`--${flag} must be a ${whole ? 'whole ' : ''}number from 1 to ${max}, not ${given}`);
+    return value;
+  };
+  const limits: RuntimeLimits = {
+    maxJsonDepth: limit('max-json-depth', parsed['max-json-depth'], DEFAULT_LIMITS.maxJsonDepth, MAX_JSON_DEPTH_SETTING),
+    maxBodyBytes: Math.round(limit('max-body-mb', parsed['max-body-mb'], DEFAULT_LIMITS.maxBodyBytes / MIB, 1024, false) * MIB),
+    maxQueuedPerApp: limit('max-queued', parsed['max-queued'], DEFAULT_LIMITS.maxQueuedPerApp),
+    defaultRequestTimeoutS: limit('request-timeout', parsed['request-timeout'], DEFAULT_LIMITS.defaultRequestTimeoutS, Number.MAX_SAFE_INTEGER, false),
+  };
   return {
     dataDir: path.resolve(parsed['data-dir'] ?? defaultDataDir()),
     host: parsed.host!,
@@ -82,6 +105,7 @@ function readOptions() {
     gpuFallback: fallback as 'cpu' | 'fail',
     maxCpuRunners,
     sandbox: !parsed['no-sandbox'],
+    limits,
   };
 }
 
@@ -130,10 +154,11 @@ async function main(): Promise<void> {
   const gpuAllocator = new GpuAllocator(gpus, options.gpuFallback);
   const launcher = new RunnerLauncher({
     backend: new LocalProcessBackend(), sandbox, dataDir: options.dataDir, harnessDir, filesDir, secrets, volumes, logs, publicUrl,
+    maxJsonDepth: options.limits.maxJsonDepth,
   });
   let apps!: AppManager;
   const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })));
-  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, cpuRunnerLimit: options.maxCpuRunners, publicUrl, redact });
+  apps = new AppManager({ store, logs, gpus: gpuAllocator, launcher, metrics, cpuRunnerLimit: options.maxCpuRunners, limits: options.limits, publicUrl, redact });
   const deployer = new Deployer({
     apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs,
     stagingDir: path.join(options.dataDir, 'staging'), defaultPython: options.python,
@@ -157,7 +182,7 @@ async function main(): Promise<void> {
     if (readRuntimeInfo(options.dataDir)?.pid === process.pid) rmSync(runtimeInfoPath(options.dataDir), { force: true });
     process.exit(0);
   };
-  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, health, shutdown: () => void shutdown() });
+  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, limits: options.limits, health, shutdown: () => void shutdown() });
 
   try {
     await server.listen({ host: options.host, port: options.port });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { LogRecord, QueueLog, QueueStatus, QueueSubmitResponse } from '../../shared/api';
 import type { AppManager } from '../apps';
 import { HttpError } from '../apps';
+import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
 import type { InvokeOutcome } from '../runners/pool';
 import { writeJsonAtomic } from '../state/atomicFiles';
@@ -95,7 +96,12 @@ export class QueueManager {
       return;
     }
     this.save(request);
-    void invocation.outcome.then((outcome) => this.complete(request, resultOf(outcome)));
+    invocation.outcome.then((outcome) => this.complete(request, resultOf(outcome))).catch((error: unknown) => {
+      // The result could not be stored (a full disk, say): the caller polling for it gets a 500.
+      reportFault(`storing the result of queued request ${request.id}`, error);
+      Object.assign(request, { status: 'COMPLETED', completedAt: new Date().toISOString(), input: null,
+        result: { status: 500, body: { detail: `Internal error: the result could not be stored (${(error as Error).message}).` }, executionMs: 0 } });
+    });
   }
 
   private update(request: QueuedRequest, changes: Partial<QueuedRequest>): void {

@@ -10,7 +10,7 @@ import type { LogStore } from '../observability/logs';
 import type { SecretStore } from '../state/secrets';
 import type { VolumeStore } from '../state/volumes';
 import type { Placement } from './gpu';
-import { Runner, type RunnerBackend, type RunnerLaunch, RunnerStartError } from './runner';
+import { exitDescription, Runner, type RunnerBackend, type RunnerLaunch, RunnerStartError } from './runner';
 import { mountPointPossible, SANDBOX_TMP, sandboxed } from './sandbox';
 import type { InspectedApp, SourceError, WorkerMessage } from './workerProtocol';
 
@@ -27,6 +27,8 @@ export interface LauncherOptions {
   logs: LogStore;
   /** The runtime's base URL, for the file URLs save_image returns. */
   publicUrl(): string;
+  /** The nesting a request's input may have, which the worker enforces too. */
+  maxJsonDepth: number;
 }
 
 export class InspectError extends Error {
@@ -49,6 +51,7 @@ export class RunnerLauncher {
     env.PYTHONPATH = this.options.harnessDir;
     env.PYTHONUNBUFFERED = '1';
     env.PYTHONDONTWRITEBYTECODE = '1';
+    env.KILN_MAX_JSON_DEPTH = String(this.options.maxJsonDepth);
     return env;
   }
 
@@ -167,7 +170,7 @@ export class RunnerLauncher {
         if (answer?.type === 'inspect') resolve(answer.apps);
         else if (answer?.type === 'failed') reject(new InspectError(answer.error.message, answer.error, answer.phase));
         else if (signal?.aborted) reject(new InspectError('The deploy was cancelled.', null, 'cancelled'));
-        else reject(new InspectError(`The inspect worker ${signalName ? `was killed (${signalName})` : `exited with code ${code}`} without an answer.${existsSync(python) ? '' : ` Is ${python} a Python interpreter?`}`, null, 'exit'));
+        else reject(new InspectError(`The inspect worker ${exitDescription(code, signalName)} without an answer.${existsSync(python) ? '' : ` Is ${python} a Python interpreter?`}`, null, 'exit'));
       });
     });
   }

@@ -4,6 +4,7 @@
  * protocol: invokes out, results back, matched by request id.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { RunnerInfo, RunnerState } from '../../shared/api';
 import { encodeFrame, FrameDecoder } from './frames';
@@ -14,6 +15,8 @@ export interface RunnerLaunch {
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** The command is a wrapper (bubblewrap) that exits 128+N when the worker is killed by signal N. */
+  exitCodeCarriesSignal?: boolean;
 }
 
 /** A started worker: frames both ways, its output line by line, and its end. */
@@ -51,6 +54,13 @@ function splitLines(stream: Readable, emit: (line: string) => void): void {
   stream.on('end', () => {
     if (pending) emit(pending);
   });
+}
+
+/** How the worker itself ended, seen through a wrapper that turns its signal into an exit code. */
+function workerExit(launch: RunnerLaunch, code: number | null, signal: NodeJS.Signals | null): [number | null, NodeJS.Signals | null] {
+  if (!launch.exitCodeCarriesSignal || code === null || code <= 128) return [code, signal];
+  const name = Object.entries(osConstants.signals).find(([, number]) => number === code - 128)?.[0] as NodeJS.Signals | undefined;
+  return name ? [null, name] : [code, signal];
 }
 
 /** Workers as child processes of the runtime, talking over inherited pipes on fd 3 and 4. */
@@ -91,7 +101,7 @@ export class LocalProcessBackend implements RunnerBackend {
       },
       onExit: (listener) => {
         // 'close' waits for stdio to drain, so no output line arrives after the exit is reported.
-        child.on('close', (code, signal) => listener(code, signal));
+        child.on('close', (code, signal) => listener(...workerExit(launch, code, signal)));
         child.on('error', () => listener(null, null));
       },
       kill: (signal = 'SIGTERM') => { if (!exited) child.kill(signal); },
@@ -133,7 +143,9 @@ type PendingInvoke = (reply: RunnerReply) => void;
 
 /** Why a runner's requests failed: it went away without answering them. */
 export function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `was killed (${signal})` : `exited with code ${code}`;
+  if (!signal) return `exited with code ${code}`;
+  // SIGKILL from nobody in the runtime is most often the kernel's out-of-memory killer.
+  return `was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory, or killed by hand)' : ''}`;
 }
 
 export class Runner {
@@ -227,7 +239,12 @@ export class Runner {
         }
         resolve(reply);
       });
-      this.process.send({ type: 'invoke', id, path, input });
+      try {
+        this.process.send({ type: 'invoke', id, path, input });
+      } catch (error) {
+        // The input cannot become a frame: this request fails, the runner keeps serving.
+        this.settle({ type: 'result', id, ok: false, status: 500, detail: `The input could not be sent to the runner: ${(error as Error).message}`, executionMs: 0 });
+      }
     });
   }
 
