@@ -122,7 +122,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
       ? [408, 'The request did not arrive in time.']
       : [400, `The request is not valid HTTP (${error.code ?? error.message}).`];
   const body = JSON.stringify({ detail });
-  if (socket.writable) {
+  // Only where nothing was answered yet: bytes after a response would be read as another one.
+  if (socket.writable && socket.bytesWritten === 0) {
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy(error);
@@ -159,6 +160,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // The proxy of @fal-ai/client is answered by the very routes it names (see proxyRoute).
     rewriteUrl: (request) => proxyRoute(request),
     clientErrorHandler: answerClientError,
+    // Node would answer a request without Host with a bare 400 of its own; routed, it gets
+    // fal's shape (and a local API has no use for the header).
+    http: { requireHostHeader: false },
+    // Paths the router cannot read (a bad %-escape, a segment over 100 characters) get fal's shape too.
+    frameworkErrors: (error, request, reply) => {
+      (reply as FastifyReply).code(error.statusCode ?? 400).send({ detail: `Nothing at ${request.method} ${request.url}: ${error.message}.` });
+    },
   });
 
   // An invocation may come with no body at all (an endpoint without inputs).
