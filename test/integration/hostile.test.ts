@@ -5,9 +5,9 @@
  * a request that runs past the runtime's default timeout.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { commandLine, processTree } from '../support/processes';
 import { deployOk, startRuntime, type TestRuntime, waitFor } from '../support/runtime';
 
 const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'runtime');
@@ -17,23 +17,12 @@ const nested = (levels: number) => `${'['.repeat(levels)}0${']'.repeat(levels)}`
 
 /** The Python worker under a runner's process (bubblewrap's child, or the runner itself). */
 function workerPid(runnerPid: number): number {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {
-      // gone since it was listed
-    }
-  }
-  const queue = [runnerPid];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    if (!path.basename(command[0]!).startsWith('bwrap') && command.some((part) => part.endsWith('kiln_worker.py'))) return pid;
-    queue.push(...(children.get(pid) ?? []));
-  }
-  throw new Error(`no worker process under ${runnerPid}`);
+  const worker = processTree(runnerPid).find((pid) => {
+    const command = commandLine(pid);
+    return !path.basename(command[0] ?? '').startsWith('bwrap') && command.some((part) => part.endsWith('kiln_worker.py'));
+  });
+  if (worker === undefined) throw new Error(`no worker process under ${runnerPid}`);
+  return worker;
 }
 
 describe('hostile input', () => {
