@@ -77,6 +77,18 @@ describe('env and secrets', () => {
     assert.equal((await runtime.client.health()).pid, runtime.child.pid, 'the runtime itself is unharmed');
   });
 
+  it('stops a runner whose frames are JSON but not messages the runtime can act on, and keeps serving', async () => {
+    const forged = ['{"type": "failed"}', '{"type": "failed", "phase": "setup", "error": null}', '{"type": "ready"}',
+      '{"type": "result", "id": "r", "ok": false, "status": "teapot", "executionMs": 0}', '{"type": "inspect", "apps": 3}', 'null', '[1]', '{}'];
+    for (const frame of forged) {
+      const response = await runtime.client.invoke('probe', '/forge', { frame });
+      assert.equal(response.status, 503, frame);
+      assert.equal((await runtime.client.health()).pid, runtime.child.pid, `the runtime itself is unharmed by ${frame}`);
+    }
+    assert.ok((await runtime.client.logs('probe', { search: 'a failed frame without a phase and an error message' })).length > 0);
+    assert.equal((await runtime.client.invoke('probe', '/exists', { path: '/' })).status, 200);
+  });
+
   it('keeps the host read-only for runners, but for their volumes and /tmp', async () => {
     const write = async (file: string) => (await runtime.client.invoke('probe', '/write', { path: file })).body as { written: boolean; error?: string };
     // The home folder: on the host, outside /tmp (which the runner has a private copy of).

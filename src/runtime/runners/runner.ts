@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { RunnerInfo, RunnerState } from '../../shared/api';
 import { encodeFrame, FrameDecoder } from './frames';
-import type { InvokeResult, RuntimeMessage, SourceError, WorkerMessage } from './workerProtocol';
+import { type InvokeResult, type RuntimeMessage, type SourceError, type WorkerMessage, workerMessageProblem } from './workerProtocol';
 
 export interface RunnerLaunch {
   command: string;
@@ -75,13 +75,20 @@ export class LocalProcessBackend implements RunnerBackend {
     const fromWorker = child.stdio[4] as Readable;
     const messageListeners: ((message: WorkerMessage) => void)[] = [];
     const protocolErrors: ((problem: string) => void)[] = [];
-    const decoder = new FrameDecoder(
-      (message) => messageListeners.forEach((listener) => listener(message as WorkerMessage)),
-      (problem) => {
-        protocolErrors.forEach((listener) => listener(problem));
-        child.kill('SIGKILL');
-      },
-    );
+    let broken = false;
+    const breakProtocol = (problem: string) => {
+      if (broken) return;
+      broken = true;
+      protocolErrors.forEach((listener) => listener(problem));
+      child.kill('SIGKILL');
+    };
+    const decoder = new FrameDecoder((message) => {
+      if (broken) return;
+      // The app runs in that process and can write to fd 4: nothing it sends is trusted unread.
+      const problem = workerMessageProblem(message);
+      if (problem) breakProtocol(problem);
+      else messageListeners.forEach((listener) => listener(message as WorkerMessage));
+    }, breakProtocol);
     fromWorker.on('data', (chunk: Buffer) => decoder.push(chunk));
     // A worker that dies mid-write breaks the pipe; its exit is what the runner reports.
     toWorker.on('error', () => undefined);

@@ -91,3 +91,30 @@ export type RuntimeMessage =
   | { type: 'cancel'; id: string }
   /** Finish in-flight requests (up to `graceMs`), run teardown, exit 0. EOF on fd 3 means the same. */
   | { type: 'shutdown'; graceMs: number };
+
+/**
+ * What is wrong with a frame from a worker, in the fields the runtime reads, or null when it is
+ * a message the runtime can act on (types it does not know are left for it to ignore).
+ */
+export function workerMessageProblem(message: unknown): string | null {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return 'a frame that is not a JSON object';
+  const frame = message as Record<string, unknown>;
+  const number = (key: string) => typeof frame[key] === 'number' && Number.isFinite(frame[key]);
+  switch (frame.type) {
+    case 'result':
+      if (typeof frame.id !== 'string' || typeof frame.ok !== 'boolean' || !number('executionMs')) return 'a result frame without a string id, ok and executionMs';
+      if (!frame.ok && !(Number.isInteger(frame.status) && (frame.status as number) >= 100 && (frame.status as number) <= 599)) return 'a failed result whose status is not an HTTP status';
+      return null;
+    case 'failed': {
+      const error = frame.error as Record<string, unknown> | null;
+      return typeof frame.phase === 'string' && typeof error === 'object' && error !== null && typeof error.message === 'string'
+        ? null : 'a failed frame without a phase and an error message';
+    }
+    case 'ready':
+      return number('pid') && number('setupMs') && typeof frame.python === 'string' ? null : 'a ready frame without pid, setupMs and python';
+    case 'inspect':
+      return Array.isArray(frame.apps) ? null : 'an inspect frame without a list of apps';
+    default:
+      return typeof frame.type === 'string' ? null : 'a frame without a type';
+  }
+}
