@@ -12,10 +12,11 @@ import { defaultDataDir, liveRuntimeInfo, readRuntimeInfo, runtimeInfoPath } fro
 import { AppManager } from './apps';
 import { Deployer } from './deploys/deploy';
 import { EnvironmentStore, probePython, type PythonInfo } from './deploys/environments';
-import { DEFAULT_LIMITS, MAX_JSON_DEPTH_SETTING, type RuntimeLimits } from './limits';
 import { StateStore } from './deploys/store';
+import { reportFault } from './faults';
 import { QueueManager } from './http/queue';
 import { buildServer } from './http/server';
+import { DEFAULT_LIMITS, MAX_JSON_DEPTH_SETTING, type RuntimeLimits } from './limits';
 import { LogStore } from './observability/logs';
 import { Metrics } from './observability/metrics';
 import { detectGpus, GpuAllocator } from './runners/gpu';
@@ -182,7 +183,12 @@ async function main(): Promise<void> {
     if (readRuntimeInfo(options.dataDir)?.pid === process.pid) rmSync(runtimeInfoPath(options.dataDir), { force: true });
     process.exit(0);
   };
-  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, limits: options.limits, health, shutdown: () => void shutdown() });
+  // Stopping owns its failures: whatever went wrong is said, and the process still ends.
+  const stop = () => shutdown().catch((error: unknown) => {
+    reportFault('stopping the runtime', error);
+    process.exit(1);
+  });
+  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, limits: options.limits, health, shutdown: () => void stop() });
 
   try {
     await server.listen({ host: options.host, port: options.port });
@@ -203,8 +209,8 @@ async function main(): Promise<void> {
   const info: RuntimeInfo = { url, token, pid: process.pid, dataDir: options.dataDir, version: KILN_VERSION, startedAt };
   writeJsonAtomic(runtimeInfoPath(options.dataDir), info, 0o600);
 
-  process.on('SIGINT', () => void shutdown());
-  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
   const gpuText = gpus.length ? gpus.map((gpu) => `${gpu.index}: ${gpu.name} (${Math.round(gpu.memoryMiB / 1024)} GiB)`).join(', ')
     : `none (GPU apps run on ${options.gpuFallback === 'cpu' ? 'CPU, with a warning' : 'nothing: their deploys fail'})`;
   process.stdout.write([

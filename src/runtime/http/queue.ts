@@ -60,6 +60,8 @@ export class QueueManager {
       } catch {
         continue;
       }
+      // A file that is JSON but no request of ours (edited, or cut short) is left out, not a failed start.
+      if (!request || typeof request.id !== 'string' || typeof request.app !== 'string' || typeof request.path !== 'string') continue;
       if (request.status === 'COMPLETED') {
         if (now - Date.parse(request.completedAt ?? request.submittedAt) > RETENTION_MS) rmSync(path.join(this.dir, name), { force: true });
         else this.requests.set(request.id, request);
