@@ -191,6 +191,12 @@ describe('the queue API', () => {
       return status.status === 'COMPLETED' ? runtime.client.queueResult('slow', queued.request_id) : undefined;
     }, 30_000);
     assert.equal(result.status, 200);
+    // Completed results are read back from their files, before a restart and after one.
+    assert.deepEqual((await runtime.client.queueResult('slow', queued.request_id)).body, result.body);
+    await runtime.kill();
+    runtime = await startRuntime({ dataDir });
+    assert.deepEqual((await runtime.client.queueResult('slow', queued.request_id)).body, result.body);
+    assert.equal((await runtime.client.queueStatus('slow', queued.request_id)).status, 'COMPLETED');
   });
 });
 
