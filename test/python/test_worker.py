@@ -640,6 +640,13 @@ class FrameSafetyTest(WorkerTestCase):
             worker.send(frame)
         self.assertEqual(worker.invoke("/echo", {"text": "still here"})["output"], {"text": "still here"})
 
+    def test_extra_inputs_cannot_name_the_instance(self) -> None:
+        worker = self.serve("typed_app.py", class_name="Typed")
+        self.assertEqual(worker.invoke("/kw", {"value": 1, "more": 2})["output"], {"value": 1, "extra": {"more": 2}})
+        refused = worker.invoke("/kw", {"value": 1, "self": 2})
+        self.assertEqual(refused["status"], 422)
+        self.assertEqual(refused["detail"][0]["loc"], ["body", "self"])
+
     def test_an_exception_that_cannot_be_described_is_still_answered(self) -> None:
         worker = self.serve("errors_app.py")
         result = worker.invoke("/unprintable")

@@ -24,9 +24,12 @@ class Endpoint:
         unwrapped = inspect.unwrap(function)
         self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(unwrapped)
         self.signature = inspect.signature(function)
-        all_parameters = list(self.signature.parameters.values())[1:]  # after self
+        every_parameter = list(self.signature.parameters.values())
+        all_parameters = every_parameter[1:]  # after self
         self.parameters = [p for p in all_parameters if p.kind in _NAMED_KINDS]
         self.takes_extra = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in all_parameters)
+        # What **extra cannot take: the name the instance is bound to ("self").
+        self.bound_name = every_parameter[0].name if every_parameter else None
         self.hints = _type_hints(function, self.parameters)
         plain = {name: _without_annotated(hint) for name, hint in self.hints.items()}
         self.names = frozenset(p.name for p in self.parameters)
@@ -61,12 +64,11 @@ class Endpoint:
             convert = self.converters.get(name)
             if convert is not None:
                 arguments[name] = convert(data[name], (name,), problems, context)
-        if not self.takes_extra:
-            problems += [
-                {"loc": ["body", key], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
-                for key in data
-                if key not in self.names
-            ]
+        problems += [
+            {"loc": ["body", key], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+            for key in data
+            if key not in self.names and (not self.takes_extra or key == self.bound_name)
+        ]
         if problems:
             raise InputError(problems)
         return arguments
