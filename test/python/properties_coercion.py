@@ -32,19 +32,12 @@ if str(HARNESS) not in sys.path:
 
 from kiln_harness.coercion import InputError, convert, converter  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_coercion import Level, Shade  # noqa: E402  (the enums the conversion table uses)
+
 PYDANTIC_2 = pydantic.VERSION.startswith("2")
 # Each rule sees this many generated values; KILN_PROPERTY_EXAMPLES=5000 looks harder.
 EXAMPLES = int(os.environ.get("KILN_PROPERTY_EXAMPLES", "200"))
-
-
-class Shade(enum.Enum):
-    DARK = "dark"
-    LIGHT = "light"
-
-
-class Level(int, enum.Enum):
-    LOW = 1
-    HIGH = 2
 
 
 # ---- what JSON can send ----------------------------------------------------------------
