@@ -107,6 +107,7 @@ describe('kiln against a real runtime', () => {
     assert.match(run.stdout, / 000000\n/, 'the first lines are shown as they come');
     assert.match(run.stdout, /… \d+ more lines of setup\(\) output, not shown here \(all of them: kiln logs noisy-setup --runner noisy-setup-r1-\w+\)/);
     assert.match(run.stdout, / 099999\n.*setup finished: the last line\n/s, 'the last lines are shown');
+    assertExit(await kiln(['delete', 'noisy-setup']), 0);
   });
 
   it('fails a deploy with the file and line, and exits 1', async () => {

@@ -37,10 +37,12 @@ interface Answer {
 /** One request with node:http (which sends any path it is given), answered when its headers arrive. */
 function send(base: string, method: string, target: string, headers: Record<string, string>, body?: string): Promise<Answer | 'not sent'> {
   const url = new URL(base);
+  // With its length given, as clients send a body they hold whole (not chunked).
+  const sent = body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
     let request: http.ClientRequest;
     try {
-      request = http.request({ host: url.hostname, port: url.port, method, path: target, headers, agent: false }, (response) => {
+      request = http.request({ host: url.hostname, port: url.port, method, path: target, headers: sent, agent: false }, (response) => {
         clearTimeout(timer);
         if (String(response.headers['content-type']).startsWith('text/event-stream')) {
           // A stream is answered once it starts; it is not read to an end it need not have.

@@ -113,20 +113,30 @@ function proxyRoute(request: IncomingMessage): string {
   return target.hostname.startsWith('queue.') ? `/queue${local}` : local;
 }
 
+/** How long a connection refused before routing may take to finish sending before it is closed. */
+const CLIENT_ERROR_LINGER_MS = 5_000;
+
 /** HTTP that never reached a route (headers too large, a malformed request line) still gets fal's shape. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket, answering: WeakSet<Socket>): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, detail] = error.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'The request headers are larger than the runtime accepts (16 KB in all); send large values in the body.']
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'The request did not arrive in time.']
       : [400, `The request is not valid HTTP (${error.code ?? error.message}).`];
-  const body = JSON.stringify({ detail });
-  // Only where nothing was answered yet: bytes after a response would be read as another one.
-  if (socket.writable && socket.bytesWritten === 0) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  // Not while a request on this connection is being answered (one answered before the rest of
+  // its body came, say): the client would read two answers to one request.
+  if (!socket.writable || answering.has(socket)) {
+    socket.destroy(error);
+    return;
   }
-  socket.destroy(error);
+  const body = JSON.stringify({ detail });
+  // What the client still sends is read and dropped: closing with it unread would reset the
+  // connection, and the client could lose the answer. Then the connection ends, answer first.
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
 
 const wantsEvents = (request: FastifyRequest) => (request.headers.accept ?? '').includes('text/event-stream');
@@ -151,6 +161,8 @@ function checkDeployRequest(body: unknown): DeployRequest {
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const token = Buffer.from(deps.token);
   const { maxBodyBytes, maxJsonDepth } = deps.limits;
+  /** Connections whose request is being answered, where a parse error is no request to answer. */
+  const answering = new WeakSet<Socket>();
   const server = Fastify({
     bodyLimit: maxBodyBytes,
     logger: false,
@@ -159,7 +171,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     forceCloseConnections: true,
     // The proxy of @fal-ai/client is answered by the very routes it names (see proxyRoute).
     rewriteUrl: (request) => proxyRoute(request),
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, answering),
     // Node would answer a request without Host with a bare 400 of its own; routed, it gets
     // fal's shape (and a local API has no use for the header).
     http: { requireHostHeader: false },
@@ -188,6 +200,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       done(new HttpError(400, 'The request body is not valid JSON.'), undefined);
     }
   });
+
+  server.addHook('onRequest', async (request) => { answering.add(request.raw.socket); });
+  // Answered before its body was all read (a 401 does not wait for it), the rest of that body
+  // may still come and fail to parse: that is no new request, and gets no answer of its own.
+  server.addHook('onResponse', async (request) => { if (request.raw.complete) answering.delete(request.raw.socket); });
 
   server.addHook('onRequest', async (request, reply) => {
     if (request.url.startsWith('/files/')) return;
