@@ -7,6 +7,7 @@
  */
 import type { StartMode, StartsInfo } from '../../shared/api';
 import type { RevisionRecord } from '../deploys/store';
+import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
 import type { Placement } from './gpu';
 import type { RunnerLauncher } from './launch';
@@ -139,7 +140,7 @@ export class RunnerStarter {
   private watch(template: TemplateProcess): void {
     this.template = template;
     const startedAt = Date.now();
-    void template.exit.then(({ code, signal }) => {
+    template.exit.then(({ code, signal }) => {
       if (this.state === 'closed' || this.template !== template) return;
       this.state = 'warming';
       // The first death in a while is replaced at once; templates that keep dying, ever more slowly.
@@ -150,7 +151,7 @@ export class RunnerStarter {
         this.prepare().catch((error: Error) => this.system(`The new template failed: ${error instanceof TemplateError ? error.message : String(error)}`, 'error'));
       }, delay);
       this.restartTimer.unref();
-    });
+    }).catch((error: unknown) => reportFault(`replacing template ${template.id}`, error));
   }
 
   private system(text: string, level: 'info' | 'warning' | 'error'): void {
