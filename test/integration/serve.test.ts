@@ -132,6 +132,13 @@ describe('serve mode: the container entrypoint over HTTP', () => {
       { loc: ['body', 'name'], msg: 'Field required', type: 'missing' },
       { loc: ['body', 'extra'], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' },
     ] });
+    const converted = await post(served, '/greet', { name: 'Lax', times: '2' });
+    assert.deepEqual([converted.status, converted.body], [200, { message: 'Hello, Lax! Hello, Lax!' }], 'converted as pydantic\'s lax mode does, as the runtime does');
+    const fraction = await post(served, '/greet', { name: 'x', times: 2.5 });
+    assert.deepEqual([fraction.status, fraction.body.detail], [422, [{ loc: ['body', 'times'], msg: 'Input should be a valid integer, got a number with a fractional part', type: 'int_from_float' }]]);
+    const deep = await post(served, '/greet', `{"name": ${'['.repeat(5000)}${']'.repeat(5000)}}`);
+    assert.equal(deep.status, 400);
+    assert.match(deep.body.detail, /nests arrays and objects more than 200 levels deep/);
     const notJson = await post(served, '/greet', '{"name": ');
     assert.deepEqual([notJson.status, notJson.body.detail[0].type], [422, 'json_invalid']);
     const notObject = await post(served, '/greet', [1, 2]);
