@@ -143,6 +143,7 @@ export class RunnerStarter {
     template.exit.then(({ code, signal }) => {
       if (this.state === 'closed' || this.template !== template) return;
       this.state = 'warming';
+      this.starts = { mode: 'spawn', reason: 'the template stopped, and a new one is starting' };
       // The first death in a while is replaced at once; templates that keep dying, ever more slowly.
       this.quickDeaths = Date.now() - startedAt > HEALTHY_TEMPLATE_MS ? 1 : this.quickDeaths + 1;
       const delay = this.quickDeaths <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (this.quickDeaths - 2));
