@@ -12,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
+import fc from 'fast-check';
 import { exportApp } from '../../src/export';
+import { bodies, checkMalformedAnswer, exchangeRaw, malformedHttp, SCALE, send, TIME_LIMIT_MS } from '../support/httpFuzz';
 import { EXAMPLES, ROOT, SYSTEM_PYTHON, waitFor } from '../support/runtime';
 
 const HARNESS = path.join(ROOT, 'src', 'runtime', 'python');
@@ -268,5 +270,32 @@ describe('serve mode: the container entrypoint over HTTP', () => {
     assert.equal(image.headers.get('content-type'), 'image/png');
     assert.deepEqual([...new Uint8Array(await image.arrayBuffer()).slice(1, 4)], [0x50, 0x4e, 0x47]);
     assert.equal((await fetch(`${served.url}/files/..%2Fetc%2Fpasswd`)).status, 404);
+  });
+});
+
+describe('serve mode under random input (fast-check)', () => {
+  const FUZZ_TARGET = path.join(ROOT, 'test', 'fixtures', 'runtime', 'fuzz_target.py');
+
+  it('answers any body, path, method and content type within its timeout, in fal\'s shape, and malformed HTTP with a 4xx or a close', async () => {
+    const served = await serve(FUZZ_TARGET, { secrets: { FUZZ_TOKEN: 'not-a-secret-here' } });
+    await waitFor('ready', async () => (await fetch(`${served.url}/health`)).status === 200 || undefined);
+    const paths = fc.oneof(fc.constantFrom('/typed', '/any', '/boom', '/typed/', '/health', '/files/x', '/', '//any', '/%2e%2e/any'),
+      fc.stringMatching(/^\/[A-Za-z0-9._~%/-]{0,30}$/));
+    const contentTypes = fc.constantFrom('application/json', 'text/plain', 'application/octet-stream', 'application/json; charset=latin1', '');
+    await fc.assert(fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD'), paths, contentTypes, bodies, async (method, target, type, body) => {
+      const answer = await send(served.url, method, target, type ? { 'content-type': type } : {}, method === 'GET' || method === 'HEAD' ? undefined : body);
+      if (answer === 'not sent') return;
+      const where = `${method} ${target} ${body.slice(0, 80)} -> ${answer.status} ${answer.body.slice(0, 200)}`;
+      if (answer.status >= 400 && method !== 'HEAD') assert.ok((JSON.parse(answer.body) as { detail?: unknown }).detail !== undefined, where);
+      if (answer.status >= 500) assert.match(answer.body, /boom on purpose/, `a 5xx that is not the handler's own: ${where}`);
+    }), { numRuns: 300 * SCALE, interruptAfterTimeLimit: TIME_LIMIT_MS });
+    const port = Number(new URL(served.url).port);
+    await fc.assert(fc.asyncProperty(malformedHttp, async (text) => {
+      checkMalformedAnswer(await exchangeRaw(port, '127.0.0.1', text));
+    }), { numRuns: 150 * SCALE, interruptAfterTimeLimit: TIME_LIMIT_MS });
+
+    assert.equal(served.child.exitCode, null, `serve mode exited:\n${served.output()}`);
+    const typed = await post(served, '/typed', { count: '3', scale: 2 });
+    assert.deepEqual([typed.status, typed.body.types], [200, ['int', 'float']], 'still serving, and converting as before');
   });
 });
