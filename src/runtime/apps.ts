@@ -8,8 +8,10 @@ import type { AppConfig } from '../appconfig';
 import { optionValueSchemas } from '../appconfig';
 import type { AppDetail, AppState, AppSummary, EndpointInfo, ScaleRequest, ScaleSettings } from '../shared/api';
 import type { AppRecord, RevisionRecord, StateStore } from './deploys/store';
+import { reportFault } from './faults';
 import { compileInputValidator, type FieldError, type InputValidator } from './http/inputs';
 import type { EventBus } from './observability/events';
+import type { RuntimeLimits } from './limits';
 import type { LogStore } from './observability/logs';
 import type { Metrics } from './observability/metrics';
 import type { GpuAllocator } from './runners/gpu';
@@ -57,6 +59,7 @@ export interface AppManagerDeps {
   cpuRunnerLimit: number;
   /** Fork runners from warm templates (else every runner is a fresh process). */
   templates: boolean;
+  limits: RuntimeLimits;
   publicUrl(): string;
   /** Takes secret values out of text that leaves the runtime. */
   redact(text: string): string;
@@ -109,6 +112,7 @@ export class AppManager {
       logs: this.deps.logs,
       gpus: this.deps.gpus,
       cpuRunnerLimit: this.deps.cpuRunnerLimit,
+      defaultRequestTimeoutS: this.deps.limits.defaultRequestTimeoutS,
       // What starts a runner also tells the event stream, so watchers see runners come and go.
       starter: {
         start: (id, placement, maxMultiplexing) => this.announced(revision, starter.start(id, placement, maxMultiplexing)),
@@ -145,7 +149,9 @@ export class AppManager {
     if (!previous) return;
     for (const request of previous.live.stopAccepting()) this.route(serving, request);
     serving.draining.add(previous.live);
-    void previous.live.drain(DRAIN_GRACE_MS).finally(() => serving.draining.delete(previous.live));
+    previous.live.drain(DRAIN_GRACE_MS)
+      .catch((error: unknown) => reportFault(`draining revision ${previous.live.revision.revision} of ${record.name}`, error))
+      .finally(() => serving.draining.delete(previous.live));
   }
 
   /** The pool serving an app now, if it is deployed (a deploy of a new revision may need its GPUs). */
@@ -190,8 +196,12 @@ export class AppManager {
     }
     const errors: FieldError[] | null = validator(input);
     if (errors) throw new HttpError(422, errors);
-    const requestId = options.requestId ?? randomUUID();
     const pool = serving.live;
+    const { maxQueuedPerApp } = this.deps.limits;
+    if (pool.queued >= maxQueuedPerApp) {
+      throw new HttpError(429, `App "${name}" already has ${pool.queued} requests waiting for a runner (the most the runtime holds per app, --max-queued ${maxQueuedPerApp}). Retry when they have run, or raise max_concurrency so more run at once.`, 'queue_full');
+    }
+    const requestId = options.requestId ?? randomUUID();
     const outcome = new Promise<InvokeOutcome>((resolve) => {
       const request: PendingRequest = {
         id: requestId,

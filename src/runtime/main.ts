@@ -13,8 +13,10 @@ import { AppManager } from './apps';
 import { Deployer } from './deploys/deploy';
 import { EnvironmentStore, probePython, type PythonInfo } from './deploys/environments';
 import { StateStore } from './deploys/store';
+import { reportFault } from './faults';
 import { QueueManager } from './http/queue';
 import { buildServer } from './http/server';
+import { DEFAULT_LIMITS, MAX_JSON_DEPTH_SETTING, type RuntimeLimits } from './limits';
 import { EventBus } from './observability/events';
 import { LogStore } from './observability/logs';
 import { Metrics } from './observability/metrics';
@@ -29,6 +31,7 @@ import { VolumeStore } from './state/volumes';
 declare const KILN_VERSION: string;
 
 const DEFAULT_PORT = 8411;
+const MIB = 1024 * 1024;
 
 const USAGE = `Usage: node runtime.js [options]
   --data-dir DIR           where apps, logs, secrets and volumes live (default: $KILN_HOME or the platform data dir)
@@ -40,7 +43,12 @@ const USAGE = `Usage: node runtime.js [options]
   --max-cpu-runners N      runners one app may have when only the CPU limits it (default: CPU cores, at least 2)
   --no-sandbox             run workers without bubblewrap even where it is available
   --no-templates           start every runner as a fresh Python process instead of forking it from its
-                           revision's warm template (Linux; elsewhere runners always start afresh)`;
+                           revision's warm template (Linux; elsewhere runners always start afresh)
+Limits (each refused with a 4xx in fal's {"detail": ...} shape):
+  --max-json-depth N       levels of arrays and objects a request body may nest (default ${DEFAULT_LIMITS.maxJsonDepth}, at most ${MAX_JSON_DEPTH_SETTING})
+  --max-body-mb N          megabytes a request body may have (default ${DEFAULT_LIMITS.maxBodyBytes / MIB})
+  --max-queued N           requests one app may have waiting for a runner (default ${DEFAULT_LIMITS.maxQueuedPerApp})
+  --request-timeout S      seconds a request may run when its app sets no request_timeout (default ${DEFAULT_LIMITS.defaultRequestTimeoutS})`;
 
 function fail(message: string): never {
   process.stderr.write(`kiln runtime: ${message}\n`);
@@ -60,6 +68,10 @@ function readOptions() {
         'max-cpu-runners': { type: 'string' },
         'no-sandbox': { type: 'boolean', default: false },
         'no-templates': { type: 'boolean', default: false },
+        'max-json-depth': { type: 'string' },
+        'max-body-mb': { type: 'string' },
+        'max-queued': { type: 'string' },
+        'request-timeout': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -76,6 +88,18 @@ function readOptions() {
   if (fallback !== 'cpu' && fallback !== 'fail') fail(`--gpu-fallback must be cpu or fail, not ${fallback}`);
   const maxCpuRunners = parsed['max-cpu-runners'] === undefined ? Math.max(2, os.cpus().length) : Number(parsed['max-cpu-runners']);
   if (!Number.isInteger(maxCpuRunners) || maxCpuRunners < 1) fail('--max-cpu-runners must be a whole number, 1 or more');
+  const limit = (flag: string, given: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER, whole = true) => {
+    if (given === undefined) return fallback;
+    const value = Number(given);
+    if (!(value > 0 && value <= max && (!whole || Number.isInteger(value)))) fail(`--${flag} must be a ${whole ? 'whole ' : ''}number from 1 to ${max}, not ${given}`);
+    return value;
+  };
+  const limits: RuntimeLimits = {
+    maxJsonDepth: limit('max-json-depth', parsed['max-json-depth'], DEFAULT_LIMITS.maxJsonDepth, MAX_JSON_DEPTH_SETTING),
+    maxBodyBytes: Math.round(limit('max-body-mb', parsed['max-body-mb'], DEFAULT_LIMITS.maxBodyBytes / MIB, 1024, false) * MIB),
+    maxQueuedPerApp: limit('max-queued', parsed['max-queued'], DEFAULT_LIMITS.maxQueuedPerApp),
+    defaultRequestTimeoutS: limit('request-timeout', parsed['request-timeout'], DEFAULT_LIMITS.defaultRequestTimeoutS, Number.MAX_SAFE_INTEGER, false),
+  };
   return {
     dataDir: path.resolve(parsed['data-dir'] ?? defaultDataDir()),
     host: parsed.host!,
@@ -88,6 +112,7 @@ function readOptions() {
     sandbox: !parsed['no-sandbox'],
     // Templates fork, and tell a fork-safe process by what Linux's /proc shows.
     templates: !parsed['no-templates'] && process.platform === 'linux',
+    limits,
   };
 }
 
@@ -150,12 +175,13 @@ async function main(): Promise<void> {
   const gpuAllocator = new GpuAllocator(gpus, options.gpuFallback);
   const launcher = new RunnerLauncher({
     backend: new LocalProcessBackend(), sandbox, dataDir: options.dataDir, harnessDir, filesDir, secrets, volumes, logs, publicUrl,
-    socketDir: socketDir(options.dataDir),
+    socketDir: socketDir(options.dataDir), maxJsonDepth: options.limits.maxJsonDepth,
   });
   let apps!: AppManager;
   const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })), path.join(options.dataDir, 'usage.jsonl'));
   apps = new AppManager({
-    store, logs, gpus: gpuAllocator, launcher, metrics, events, cpuRunnerLimit: options.maxCpuRunners, templates: options.templates, publicUrl, redact,
+    store, logs, gpus: gpuAllocator, launcher, metrics, events, cpuRunnerLimit: options.maxCpuRunners, templates: options.templates,
+    limits: options.limits, publicUrl, redact,
   });
   const deployer = new Deployer({
     apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs, events,
@@ -181,7 +207,12 @@ async function main(): Promise<void> {
     if (readRuntimeInfo(options.dataDir)?.pid === process.pid) rmSync(runtimeInfoPath(options.dataDir), { force: true });
     process.exit(0);
   };
-  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, events, filesDir, health, shutdown: () => void shutdown() });
+  // Stopping owns its failures: whatever went wrong is said, and the process still ends.
+  const stop = () => shutdown().catch((error: unknown) => {
+    reportFault('stopping the runtime', error);
+    process.exit(1);
+  });
+  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, events, filesDir, limits: options.limits, health, shutdown: () => void stop() });
 
   try {
     await server.listen({ host: options.host, port: options.port });
@@ -203,8 +234,8 @@ async function main(): Promise<void> {
   const info: RuntimeInfo = { url, token, pid: process.pid, dataDir: options.dataDir, version: KILN_VERSION, startedAt };
   writeJsonAtomic(runtimeInfoPath(options.dataDir), info, 0o600);
 
-  process.on('SIGINT', () => void shutdown());
-  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
   const gpuText = gpus.length ? gpus.map((gpu) => `${gpu.index}: ${gpu.name} (${Math.round(gpu.memoryMiB / 1024)} GiB)`).join(', ')
     : `none (GPU apps run on ${options.gpuFallback === 'cpu' ? 'CPU, with a warning' : 'nothing: their deploys fail'})`;
   process.stdout.write([

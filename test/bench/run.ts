@@ -3,8 +3,8 @@
  * measurement beside its baseline. Prints the tables and writes the same numbers as JSON
  * (bench-results.json at the repository root, or --out). Targets are reported, never asserted.
  *
- *   npm run bench                          # all groups, about 2 minutes
- *   npm run bench -- --only editor         # editor | serving | cold | dev, comma-separated
+ *   npm run bench                          # all groups, about 3 minutes
+ *   npm run bench -- --only editor         # editor | serving | cold | soak | dev, comma-separated
  *   npm run bench -- --long                # longer sampling and load runs
  *   npm run bench -- --duration 30 --out /tmp/bench.json
  */
@@ -19,14 +19,15 @@ import { EDITOR_TARGETS, type EditorResults, editorTables, runEditorBench } from
 import { defaultLoadTool, type LoadTool, wrkAvailable, wrkVersion } from './load';
 import { Resources } from './resources';
 import { runServingBench, SERVING_TARGETS, type ServingResults, servingTables } from './serving';
+import { runSoakBench, SOAK_TARGETS, type SoakResults, soakTable } from './soak';
 import { renderTable, type Table } from './table';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const GROUPS = ['editor', 'serving', 'cold', 'dev'] as const;
+const GROUPS = ['editor', 'serving', 'cold', 'soak', 'dev'] as const;
 type Group = (typeof GROUPS)[number];
 
 const USAGE = `Usage: npm run bench -- [options]
-  --only GROUPS            editor, serving, cold, dev (comma-separated; default all)
+  --only GROUPS            editor, serving, cold, soak, dev (comma-separated; default all)
   --out PATH               where the JSON goes (default bench-results.json at the repository root)
   --long                   5x the editor sampling, 30 s / 15 s (5 rounds) load runs, 10 cold starts
   --duration S             seconds of the throughput load run (default 10)
@@ -36,6 +37,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections N          connections of the throughput run (default 16)
   --threads N              wrk threads of the throughput run (default 2)
   --cold-runs N            cold starts to time (default 5), and hot-reload saves (dev)
+  --soak-duration S        seconds of the soak's steady load (default 60)
+  --soak-connections N     connections of the soak's load (default 4)
   --python PATH            interpreter for the runtime's workers and the floors (default /usr/bin/python3)
   --load-tool wrk|node     load generator (default wrk when installed)`;
 
@@ -50,6 +53,8 @@ interface Options {
   connections: number;
   threads: number;
   coldRuns: number;
+  soakDurationS: number;
+  soakConnections: number;
   python: string;
   tool: LoadTool;
 }
@@ -74,6 +79,7 @@ function readOptions(): Options {
         only: { type: 'string' }, out: { type: 'string' }, long: { type: 'boolean', default: false },
         duration: { type: 'string' }, 'latency-duration': { type: 'string' }, 'latency-rounds': { type: 'string' }, warmup: { type: 'string' },
         connections: { type: 'string' }, threads: { type: 'string' }, 'cold-runs': { type: 'string' },
+        'soak-duration': { type: 'string' }, 'soak-connections': { type: 'string' },
         python: { type: 'string' }, 'load-tool': { type: 'string' }, help: { type: 'boolean', default: false },
       },
     }).values;
@@ -102,6 +108,8 @@ function readOptions(): Options {
     connections: Math.round(positive('connections', parsed.connections, 16)),
     threads: Math.round(positive('threads', parsed.threads, 2)),
     coldRuns: Math.round(positive('cold-runs', parsed['cold-runs'], long ? 10 : 5)),
+    soakDurationS: positive('soak-duration', parsed['soak-duration'], 60),
+    soakConnections: Math.round(positive('soak-connections', parsed['soak-connections'], 4)),
     python: parsed.python ?? '/usr/bin/python3',
     tool,
   };
@@ -171,6 +179,7 @@ interface Results {
   editor?: EditorResults | GroupFailure;
   serving?: ServingResults | GroupFailure;
   coldStart?: ColdStartResults | GroupFailure;
+  soak?: SoakResults | GroupFailure;
   devMode?: DevModeResults | GroupFailure;
 }
 
@@ -228,6 +237,11 @@ async function main(): Promise<void> {
       results.coldStart = await attempt('cold start', () => runColdStartBench({ python: options.python, runs: options.coldRuns }, resources),
         coldStartTables);
     }
+    if (options.groups.includes('soak') && !interrupted) {
+      results.soak = await attempt('soak', () => runSoakBench({
+        python: options.python, tool: options.tool, durationS: options.soakDurationS, connections: options.soakConnections, sampleEveryS: 5,
+      }, resources), (result) => [soakTable(result)]);
+    }
     if (options.groups.includes('dev') && !interrupted) {
       results.devMode = await attempt('hot reload', () => runDevModeBench({ python: options.python, runs: options.coldRuns }, resources),
         (result) => [devModeTable(result)]);
@@ -246,7 +260,7 @@ async function main(): Promise<void> {
     durationS: (finished.getTime() - started.getTime()) / 1000,
     machine,
     options,
-    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, coldStart: COLD_TARGETS, devMode: { saveToLiveMs: DEV_MODE_TARGET_MS } },
+    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, coldStart: COLD_TARGETS, soak: SOAK_TARGETS, devMode: { saveToLiveMs: DEV_MODE_TARGET_MS } },
     results,
   };
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -100,6 +100,16 @@ describe('kiln against a real runtime', () => {
     assert.ok(lines.includes(`  POST ${runtime.url}/cli-greeter`), run.stdout);
   });
 
+  it('shows the first and last lines of a setup() that prints 10 MB, and says where the rest is', async () => {
+    const run = await kiln(['deploy', 'test/fixtures/runtime/noisy_setup.py']);
+    assertExit(run, 0);
+    assert.ok(run.stdout.length < 100_000, `the deploy printed ${run.stdout.length} characters`);
+    assert.match(run.stdout, / 000000\n/, 'the first lines are shown as they come');
+    assert.match(run.stdout, /… \d+ more lines of setup\(\) output, not shown here \(all of them: kiln logs noisy-setup --runner noisy-setup-r1-\w+\)/);
+    assert.match(run.stdout, / 099999\n.*setup finished: the last line\n/s, 'the last lines are shown');
+    assertExit(await kiln(['delete', 'noisy-setup']), 0);
+  });
+
   it('fails a deploy with the file and line, and exits 1', async () => {
     const run = await kiln(['deploy', `${apps}/syntax_error.py`]);
     assertExit(run, 1);

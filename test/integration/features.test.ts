@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createFalClient } from '@fal-ai/client';
 import type { QueueStatus } from '../../src/shared/api';
 import { deployFile, deployOk, EXAMPLES, startRuntime, type TestRuntime, waitFor } from '../support/runtime';
 
@@ -76,6 +77,18 @@ describe('env and secrets', () => {
     assert.equal((await runtime.client.health()).pid, runtime.child.pid, 'the runtime itself is unharmed');
   });
 
+  it('stops a runner whose frames are JSON but not messages the runtime can act on, and keeps serving', async () => {
+    const forged = ['{"type": "failed"}', '{"type": "failed", "phase": "setup", "error": null}', '{"type": "ready"}',
+      '{"type": "result", "id": "r", "ok": false, "status": "teapot", "executionMs": 0}', '{"type": "inspect", "apps": 3}', 'null', '[1]', '{}'];
+    for (const frame of forged) {
+      const response = await runtime.client.invoke('probe', '/forge', { frame });
+      assert.equal(response.status, 503, frame);
+      assert.equal((await runtime.client.health()).pid, runtime.child.pid, `the runtime itself is unharmed by ${frame}`);
+    }
+    assert.ok((await runtime.client.logs('probe', { search: 'a failed frame without a phase and an error message' })).length > 0);
+    assert.equal((await runtime.client.invoke('probe', '/exists', { path: '/' })).status, 200);
+  });
+
   it('keeps the host read-only for runners, but for their volumes and /tmp', async () => {
     const write = async (file: string) => (await runtime.client.invoke('probe', '/write', { path: file })).body as { written: boolean; error?: string };
     // The home folder: on the host, outside /tmp (which the runner has a private copy of).
@@ -107,7 +120,8 @@ describe('volumes', () => {
     const byName = Object.fromEntries(volumes.map((volume) => [volume.name, volume]));
     assert.deepEqual(byName['model-cache']!.apps, ['model-with-storage']);
     assert.ok(byName['model-cache']!.sizeBytes > 0);
-    assert.equal(readFileSync(path.join(byName['user-data']!.path, 'requests.log'), 'utf8'), '1.5\n2\n');
+    // value: float, sent 2, reaches the handler as 2.0 (as pydantic gives it).
+    assert.equal(readFileSync(path.join(byName['user-data']!.path, 'requests.log'), 'utf8'), '1.5\n2.0\n');
   });
 });
 
@@ -177,6 +191,12 @@ describe('the queue API', () => {
       return status.status === 'COMPLETED' ? runtime.client.queueResult('slow', queued.request_id) : undefined;
     }, 30_000);
     assert.equal(result.status, 200);
+    // Completed results are read back from their files, before a restart and after one.
+    assert.deepEqual((await runtime.client.queueResult('slow', queued.request_id)).body, result.body);
+    await runtime.kill();
+    runtime = await startRuntime({ dataDir });
+    assert.deepEqual((await runtime.client.queueResult('slow', queued.request_id)).body, result.body);
+    assert.equal((await runtime.client.queueStatus('slow', queued.request_id)).status, 'COMPLETED');
   });
 });
 
@@ -205,6 +225,25 @@ describe('fal client compatibility and metrics', () => {
     });
     const result = await proxy(`https://queue.fal.run/kiln/hello/requests/${id}`, { method: 'GET' });
     assert.deepEqual(await result.json(), { message: 'Hello, Queued!' });
+  });
+
+  it('gives the official @fal-ai/client in proxy mode its results and their request ids', async () => {
+    const fal = createFalClient({
+      proxyUrl: { url: `${runtime.info.url}/v1/fal-proxy`, when: 'always' },
+      requestMiddleware: async (request) => ({ ...request, headers: { ...request.headers, authorization: `Key ${runtime.info.token}` } }),
+    });
+    const queued = await fal.subscribe('kiln/hello/greet', { input: { name: 'Client' }, pollInterval: 50 });
+    assert.deepEqual(queued.data, { message: 'Hello, Client!' });
+    assert.match(queued.requestId, /^[0-9a-f-]{36}$/, 'the queued result carries x-fal-request-id');
+    const { request_id: id } = await fal.queue.submit('kiln/hello/greet', { input: { name: 'Later' } });
+    await fal.queue.subscribeToStatus('kiln/hello/greet', { requestId: id, mode: 'polling', pollInterval: 50 });
+    const later = await fal.queue.result('kiln/hello/greet', { requestId: id });
+    assert.deepEqual([later.data, later.requestId], [{ message: 'Hello, Later!' }, id]);
+    const direct = await fal.run('kiln/hello/greet', { input: { name: 'Direct' } });
+    assert.deepEqual(direct.data, { message: 'Hello, Direct!' });
+    assert.match(direct.requestId, /^[0-9a-f-]{36}$/);
+    await assert.rejects(fal.run('kiln/hello/greet', { input: { name: 5 } }), (error: { status?: number; body?: unknown }) =>
+      error.status === 422 && JSON.stringify(error.body).includes('"loc":["body","name"]'));
   });
 
   it('exposes Prometheus metrics of requests, runners and cost', async () => {

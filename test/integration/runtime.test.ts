@@ -233,7 +233,7 @@ describe('crashes', () => {
     const failed = await pending;
     assert.equal(failed.status, 503);
     assert.equal(failed.headers['x-fal-error-type'], 'runner_disconnected');
-    assert.match(JSON.stringify(failed.body), /was killed \(SIGKILL\)\. Retry the request/);
+    assert.match(JSON.stringify(failed.body), /was killed by SIGKILL \(out of memory, or killed by hand\)\. Retry the request/);
     const next = await runtime.client.invoke('slow', '/sleep', {});
     assert.equal(next.status, 200);
     assert.notEqual(next.headers['x-kiln-runner-id'], runner!.id);

@@ -12,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
+import fc from 'fast-check';
 import { exportApp } from '../../src/export';
+import { bodies, checkMalformedAnswer, exchangeRaw, malformedHttp, SCALE, send, TIME_LIMIT_MS } from '../support/httpFuzz';
 import { EXAMPLES, ROOT, SYSTEM_PYTHON, waitFor } from '../support/runtime';
 
 const HARNESS = path.join(ROOT, 'src', 'runtime', 'python');
@@ -132,6 +134,13 @@ describe('serve mode: the container entrypoint over HTTP', () => {
       { loc: ['body', 'name'], msg: 'Field required', type: 'missing' },
       { loc: ['body', 'extra'], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' },
     ] });
+    const converted = await post(served, '/greet', { name: 'Lax', times: '2' });
+    assert.deepEqual([converted.status, converted.body], [200, { message: 'Hello, Lax! Hello, Lax!' }], 'converted as pydantic\'s lax mode does, as the runtime does');
+    const fraction = await post(served, '/greet', { name: 'x', times: 2.5 });
+    assert.deepEqual([fraction.status, fraction.body.detail], [422, [{ loc: ['body', 'times'], msg: 'Input should be a valid integer, got a number with a fractional part', type: 'int_from_float' }]]);
+    const deep = await post(served, '/greet', `{"name": ${'['.repeat(5000)}${']'.repeat(5000)}}`);
+    assert.equal(deep.status, 400);
+    assert.match(deep.body.detail, /nests arrays and objects more than 200 levels deep/);
     const notJson = await post(served, '/greet', '{"name": ');
     assert.deepEqual([notJson.status, notJson.body.detail[0].type], [422, 'json_invalid']);
     const notObject = await post(served, '/greet', [1, 2]);
@@ -261,5 +270,32 @@ describe('serve mode: the container entrypoint over HTTP', () => {
     assert.equal(image.headers.get('content-type'), 'image/png');
     assert.deepEqual([...new Uint8Array(await image.arrayBuffer()).slice(1, 4)], [0x50, 0x4e, 0x47]);
     assert.equal((await fetch(`${served.url}/files/..%2Fetc%2Fpasswd`)).status, 404);
+  });
+});
+
+describe('serve mode under random input (fast-check)', () => {
+  const FUZZ_TARGET = path.join(ROOT, 'test', 'fixtures', 'runtime', 'fuzz_target.py');
+
+  it('answers any body, path, method and content type within its timeout, in fal\'s shape, and malformed HTTP with a 4xx or a close', async () => {
+    const served = await serve(FUZZ_TARGET, { secrets: { FUZZ_TOKEN: 'not-a-secret-here' } });
+    await waitFor('ready', async () => (await fetch(`${served.url}/health`)).status === 200 || undefined);
+    const paths = fc.oneof(fc.constantFrom('/typed', '/any', '/boom', '/typed/', '/health', '/files/x', '/', '//any', '/%2e%2e/any'),
+      fc.stringMatching(/^\/[A-Za-z0-9._~%/-]{0,30}$/));
+    const contentTypes = fc.constantFrom('application/json', 'text/plain', 'application/octet-stream', 'application/json; charset=latin1', '');
+    await fc.assert(fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD'), paths, contentTypes, bodies, async (method, target, type, body) => {
+      const answer = await send(served.url, method, target, type ? { 'content-type': type } : {}, method === 'GET' || method === 'HEAD' ? undefined : body);
+      if (answer === 'not sent') return;
+      const where = `${method} ${target} ${body.slice(0, 80)} -> ${answer.status} ${answer.body.slice(0, 200)}`;
+      if (answer.status >= 400 && method !== 'HEAD') assert.ok((JSON.parse(answer.body) as { detail?: unknown }).detail !== undefined, where);
+      if (answer.status >= 500) assert.match(answer.body, /boom on purpose/, `a 5xx that is not the handler's own: ${where}`);
+    }), { numRuns: 300 * SCALE, interruptAfterTimeLimit: TIME_LIMIT_MS });
+    const port = Number(new URL(served.url).port);
+    await fc.assert(fc.asyncProperty(malformedHttp, async (text) => {
+      checkMalformedAnswer(await exchangeRaw(port, '127.0.0.1', text));
+    }), { numRuns: 150 * SCALE, interruptAfterTimeLimit: TIME_LIMIT_MS });
+
+    assert.equal(served.child.exitCode, null, `serve mode exited:\n${served.output()}`);
+    const typed = await post(served, '/typed', { count: '3', scale: 2 });
+    assert.deepEqual([typed.status, typed.body.types], [200, ['int', 'float']], 'still serving, and converting as before');
   });
 });

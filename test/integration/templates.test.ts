@@ -86,7 +86,7 @@ describe('runners forked from a warm template', () => {
       const found = await runtime.client.logs('hello', { search: 'Starting a new one' });
       return found.length ? found : undefined;
     });
-    assert.match(logs[0]!.text, /^The template .+; runners forked from it ended with it\. Starting a new one;/);
+    assert.match(logs[0]!.text, /^The template was killed by SIGKILL \(out of memory, or killed by hand\); runners forked from it ended with it\. Starting a new one;/);
     const replacement = await waitFor('a new template', () => templatePid(revisionFile));
     assert.notEqual(replacement, pid);
     await waitFor('the new template to take forks', async () => ((await runtime.client.getApp('hello')).starts.mode === 'fork' ? true : undefined));

@@ -556,6 +556,113 @@ class ServeTest(WorkerTestCase):
         self.assertIn("ignoring a frame that is not JSON", worker.logs())
 
 
+class CoercionTest(WorkerTestCase):
+    """Inputs reach handlers as their annotated types, converted as pydantic's lax mode does."""
+
+    def test_float_parameter_receives_a_float_for_an_int(self) -> None:
+        worker = self.serve("coercion_app.py")
+        self.assertEqual(worker.invoke("/scale", {"x": 2})["output"], {"float": 2.0})
+        self.assertEqual(worker.invoke("/scale", {"x": "2.5"})["output"], {"float": 2.5})
+
+    def test_every_parameter_converted_and_every_problem_reported(self) -> None:
+        worker = self.serve("coercion_app.py")
+        output = worker.invoke(
+            "/mixed",
+            {
+                "count": "3",
+                "flag": "yes",
+                "values": [1, "2", True],
+                "pair": ["4", 5],
+                "weights": {"a": 1},
+                "level": "2",
+                "maybe": 7,
+                "either": "8",
+            },
+        )["output"]
+        self.assertEqual(
+            output,
+            {
+                "count": {"int": 3},
+                "flag": {"bool": True},
+                "values": {"list": [{"float": 1.0}, {"float": 2.0}, {"float": 1.0}]},
+                "pair": {"tuple": [{"int": 4}, {"float": 5.0}]},
+                "weights": {"dict": {"a": {"float": 1.0}}},
+                "level": {"enum": "Level", "value": 2},
+                "mode": {"str": "fast"},
+                "maybe": {"float": 7.0},
+                "either": {"str": "8"},
+            },
+        )
+        refused = worker.invoke(
+            "/mixed",
+            {"count": 1.5, "flag": "maybe", "values": [1, "x"], "pair": [1], "weights": [], "level": 3, "mode": "medium"},
+        )
+        self.assertEqual(refused["status"], 422)
+        self.assertEqual(
+            [(item["loc"], item["type"]) for item in refused["detail"]],
+            [
+                (["body", "count"], "int_from_float"),
+                (["body", "flag"], "bool_parsing"),
+                (["body", "values", 1], "float_parsing"),
+                (["body", "pair", 1], "missing"),
+                (["body", "weights"], "dict_type"),
+                (["body", "level"], "enum"),
+                (["body", "mode"], "literal_error"),
+            ],
+        )
+        self.assertEqual(refused["detail"][6]["msg"], "Input should be 'fast' or 'slow'")
+
+
+def invoke_nested(worker: Worker, request_id: str, levels: int) -> Dict[str, Any]:
+    """Sends /depth a list nested `levels` deep (as text: json.dumps itself stops near 1,000)."""
+    value = b"[" * levels + b"0" + b"]" * levels
+    payload = b'{"type":"invoke","id":"%s","path":"/depth","input":{"value":%s}}' % (request_id.encode(), value)
+    worker.send_raw(struct.pack(">I", len(payload)) + payload)
+    return worker.result_for(request_id)
+
+
+class FrameSafetyTest(WorkerTestCase):
+    """No frame stops the worker: whatever one holds, its request is answered and the next one too."""
+
+    def test_input_past_the_depth_limit_is_answered_400(self) -> None:
+        worker = self.serve("coercion_app.py")
+        self.assertEqual(invoke_nested(worker, "under", 199)["output"], {"levels": 199})
+        for levels in (200, 1000, 100_000):
+            refused = invoke_nested(worker, "deep-%d" % levels, levels)
+            self.assertEqual(refused["status"], 400, levels)
+            self.assertIn("more than 200 levels deep", refused["detail"])
+        self.assertEqual(invoke_nested(worker, "after", 3)["output"], {"levels": 3})
+
+    def test_depth_limit_is_the_runtimes(self) -> None:
+        worker = self.serve("coercion_app.py", env={"KILN_MAX_JSON_DEPTH": "10"})
+        self.assertEqual(invoke_nested(worker, "under", 9)["output"], {"levels": 9})
+        self.assertEqual(invoke_nested(worker, "over", 10)["status"], 400)
+
+    def test_frames_it_cannot_act_on_are_answered(self) -> None:
+        worker = self.serve("hello.py")
+        worker.send({"type": "invoke", "id": "list-path", "path": ["/echo"], "input": {}})
+        self.assertEqual(worker.result_for("list-path")["status"], 404)
+        worker.send({"type": "invoke", "id": "bad-input", "path": "/echo", "input": [1]})
+        self.assertEqual(worker.result_for("bad-input")["status"], 422)
+        for frame in ({"type": "cancel", "id": [1]}, {"type": "cancel"}, {"type": "invoke", "id": {}}, {"type": None}, {"type": "shutdown-now"}):
+            worker.send(frame)
+        self.assertEqual(worker.invoke("/echo", {"text": "still here"})["output"], {"text": "still here"})
+
+    def test_extra_inputs_cannot_name_the_instance(self) -> None:
+        worker = self.serve("typed_app.py", class_name="Typed")
+        self.assertEqual(worker.invoke("/kw", {"value": 1, "more": 2})["output"], {"value": 1, "extra": {"more": 2}})
+        refused = worker.invoke("/kw", {"value": 1, "self": 2})
+        self.assertEqual(refused["status"], 422)
+        self.assertEqual(refused["detail"][0]["loc"], ["body", "self"])
+
+    def test_an_exception_that_cannot_be_described_is_still_answered(self) -> None:
+        worker = self.serve("errors_app.py")
+        result = worker.invoke("/unprintable")
+        self.assertEqual(result["status"], 500)
+        self.assertIn("Unprintable", result["detail"])
+        self.assertEqual(worker.invoke("/app-exception")["status"], 413)
+
+
 class ErrorTest(WorkerTestCase):
     def test_error_statuses_and_details(self) -> None:
         worker = self.serve("errors_app.py")

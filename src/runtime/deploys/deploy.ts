@@ -35,6 +35,41 @@ import type { RevisionRecord, StateStore } from './store';
 /** Uploads larger than this are not app source. */
 const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 const HEALTH_TIMEOUT_MS = 30_000;
+/** Lines of setup() output a deploy shows as they come; past them, it shows only the last ones. */
+const LIVE_SETUP_LINES = 200;
+const LAST_SETUP_LINES = 20;
+
+/**
+ * setup()'s output on its way to the deploy's progress stream: the first lines as they come, then
+ * only the last few (where an error usually is) with a note of how many were left out and where
+ * they all are. A setup that prints megabytes does not flood the terminal or the connection.
+ */
+class SetupOutput {
+  private shown = 0;
+  private held: string[] = [];
+  private leftOut = 0;
+
+  constructor(private readonly emit: (text: string) => void, private readonly allOfIt: string) {}
+
+  line(text: string): void {
+    if (this.shown < LIVE_SETUP_LINES) {
+      this.shown++;
+      this.emit(text);
+      return;
+    }
+    this.held.push(text);
+    if (this.held.length > LAST_SETUP_LINES) {
+      this.held.shift();
+      this.leftOut++;
+    }
+  }
+
+  end(): void {
+    if (this.leftOut > 0) this.emit(`… ${this.leftOut} more lines of setup() output, not shown here (all of them: ${this.allOfIt})`);
+    this.held.forEach((text) => this.emit(text));
+    this.held = [];
+  }
+}
 
 export class DeployFailure extends Error {
   /** The HTTP status a caller that waits for the end of the deploy is answered with. */
@@ -427,11 +462,19 @@ export class Deployer {
     }
   }
 
-  /** Streams a worker's output (the template's, a runner's) into the deploy's events while it lasts. */
+  /**
+   * Streams a worker's output (the template's, a runner's) into the deploy's events while it
+   * lasts, its first lines and its last; the returned function stops it.
+   */
   private streamOutput(app: string, worker: string, step: () => DeployStep, emit: (event: DeployEvent) => void): () => void {
-    return this.deps.logs.follow(app, { runner: worker }, (record) => {
-      if (record.stream !== 'system') emit({ type: 'log', step: step(), text: record.text });
+    const output = new SetupOutput((text) => emit({ type: 'log', step: step(), text }), `kiln logs ${app} --runner ${worker}`);
+    const unfollow = this.deps.logs.follow(app, { runner: worker }, (record) => {
+      if (record.stream !== 'system') output.line(record.text);
     });
+    return () => {
+      unfollow();
+      output.end();
+    };
   }
 
   private async awaitReady(runner: Runner, timeoutS: number, signal: AbortSignal, sourceDir: string): Promise<void> {

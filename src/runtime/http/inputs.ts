@@ -1,6 +1,10 @@
 /**
  * Request bodies checked against an endpoint's input schema before any runner sees them, with
  * failures in fal's (pydantic's) 422 shape: `{"detail": [{"loc": ["body", "steps"], "msg": ..., "type": ...}]}`.
+ *
+ * The check is for shape. Values that pydantic's lax mode converts ("3" for an int, 2 for a
+ * float, "yes" for a bool) pass here and are converted, or refused with pydantic's own message,
+ * by the worker (kiln_harness/coercion.py), which has the types themselves.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 
@@ -73,10 +77,39 @@ function toFieldError(error: ErrorObject): FieldError | undefined {
   }
 }
 
+/** The JSON types lax mode may convert into each schema type. */
+const LAX_TYPES: Record<string, string[]> = {
+  integer: ['integer', 'number', 'boolean', 'string'],
+  number: ['number', 'boolean', 'string'],
+  boolean: ['boolean', 'number', 'string'],
+};
+/** Keywords that hold values, not schemas: nothing in them is widened. */
+const VALUE_KEYWORDS = new Set(['default', 'examples', 'const', 'enum']);
+
+/** The schema with each scalar type widened to what lax mode may convert into it. */
+function laxSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(laxSchema);
+  if (!node || typeof node !== 'object') return node;
+  const lax: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'type') {
+      const types = (Array.isArray(value) ? value : [value]) as string[];
+      lax.type = [...new Set(types.flatMap((type) => LAX_TYPES[type] ?? [type]))];
+    } else if (key === 'enum' || key === 'const') {
+      // Literal[1] takes 1.0 and true, an int enum takes "2": only text choices are exact.
+      const values = key === 'enum' ? value as unknown[] : [value];
+      if (values.every((choice) => typeof choice === 'string')) lax[key] = value;
+    } else {
+      lax[key] = VALUE_KEYWORDS.has(key) ? value : laxSchema(value);
+    }
+  }
+  return lax;
+}
+
 export type InputValidator = (input: unknown) => FieldError[] | null;
 
 export function compileInputValidator(schema: Record<string, unknown>): InputValidator {
-  const validate: ValidateFunction = ajv.compile(schema);
+  const validate: ValidateFunction = ajv.compile(laxSchema(schema) as Record<string, unknown>);
   return (input) => {
     if (validate(input)) return null;
     const seen = new Set<string>();

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { LogRecord, QueueLog, QueueStatus, QueueSubmitResponse } from '../../shared/api';
 import type { AppManager } from '../apps';
 import { HttpError } from '../apps';
+import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
 import type { InvokeOutcome } from '../runners/pool';
 import { writeJsonAtomic } from '../state/atomicFiles';
@@ -23,7 +24,8 @@ interface QueuedRequest {
   startedAt?: string;
   completedAt?: string;
   runner?: string;
-  result?: { status: number; body: unknown; executionMs: number; errorType?: string };
+  /** `body` is on disk only once the request completed (see keepBodyOnDisk); `error` is a failure's text. */
+  result?: { status: number; body?: unknown; executionMs: number; errorType?: string; error?: string };
 }
 
 /** Completed requests are kept this long for their results to be fetched. */
@@ -59,9 +61,11 @@ export class QueueManager {
       } catch {
         continue;
       }
+      // A file that is JSON but no request of ours (edited, or cut short) is left out, not a failed start.
+      if (!request || typeof request.id !== 'string' || typeof request.app !== 'string' || typeof request.path !== 'string') continue;
       if (request.status === 'COMPLETED') {
         if (now - Date.parse(request.completedAt ?? request.submittedAt) > RETENTION_MS) rmSync(path.join(this.dir, name), { force: true });
-        else this.requests.set(request.id, request);
+        else this.requests.set(request.id, keepBodyOnDisk(request));
         continue;
       }
       this.requests.set(request.id, { ...request, status: 'IN_QUEUE' });
@@ -95,7 +99,13 @@ export class QueueManager {
       return;
     }
     this.save(request);
-    void invocation.outcome.then((outcome) => this.complete(request, resultOf(outcome)));
+    invocation.outcome.then((outcome) => this.complete(request, resultOf(outcome))).catch((error: unknown) => {
+      // The result could not be stored (a full disk, say): the caller polling for it gets a 500.
+      reportFault(`storing the result of queued request ${request.id}`, error);
+      const detail = `Internal error: the result could not be stored (${(error as Error).message}).`;
+      Object.assign(request, { status: 'COMPLETED', completedAt: new Date().toISOString(), input: null,
+        result: { status: 500, body: { detail }, executionMs: 0, error: detail } });
+    });
   }
 
   private update(request: QueuedRequest, changes: Partial<QueuedRequest>): void {
@@ -106,6 +116,7 @@ export class QueueManager {
   private complete(request: QueuedRequest, result: QueuedRequest['result']): void {
     // A finished request's input (possibly large) is not needed again: only its result is kept.
     this.update(request, { status: 'COMPLETED', completedAt: new Date().toISOString(), input: null, ...(result ? { result } : {}) });
+    keepBodyOnDisk(request);
   }
 
   /** Forgets completed requests older than the retention, from memory and disk. */
@@ -141,7 +152,7 @@ export class QueueManager {
       ...common,
       ...(logs ? { logs } : {}),
       metrics: { inference_time: request.result ? request.result.executionMs / 1000 : null },
-      ...(failed ? { error: detailText(request.result!.body) } : {}),
+      ...(failed ? { error: request.result!.error ?? '' } : {}),
     };
   }
 
@@ -168,7 +179,8 @@ export class QueueManager {
   result(app: string, id: string): { status: number; body: unknown; errorType?: string } {
     const request = this.find(app, id);
     if (request.status !== 'COMPLETED' || !request.result) throw new HttpError(400, 'Request is still in progress');
-    return { status: request.result.status, body: request.result.body, ...(request.result.errorType ? { errorType: request.result.errorType } : {}) };
+    const body = 'body' in request.result ? request.result.body : (JSON.parse(readFileSync(this.file(id), 'utf8')) as QueuedRequest).result?.body;
+    return { status: request.result.status, body, ...(request.result.errorType ? { errorType: request.result.errorType } : {}) };
   }
 
   cancel(app: string, id: string): { status: number; body: { status: string } } {
@@ -190,7 +202,19 @@ function resultOf(outcome: InvokeOutcome): QueuedRequest['result'] {
   const { result } = outcome;
   return result.ok
     ? { status: 200, body: result.output, executionMs: result.executionMs }
-    : { status: result.status, body: { detail: result.detail }, executionMs: result.executionMs, ...(outcome.errorType ? { errorType: outcome.errorType } : {}) };
+    : { status: result.status, body: { detail: result.detail }, executionMs: result.executionMs, error: detailText({ detail: result.detail }), ...(outcome.errorType ? { errorType: outcome.errorType } : {}) };
+}
+
+/**
+ * A completed request's result body (up to the body limit, kept for a day) stays in its file
+ * only, read back when fetched: memory holds what status answers need, however many complete.
+ */
+function keepBodyOnDisk(request: QueuedRequest): QueuedRequest {
+  if (request.result && 'body' in request.result) {
+    if (request.result.status >= 400) request.result.error ??= detailText(request.result.body);
+    delete request.result.body;
+  }
+  return request;
 }
 
 function detailText(body: unknown): string {

@@ -6,12 +6,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { APP_NAME_PATTERN, MACHINE_TYPES } from '../../appconfig';
+import { APP_NAME_PATTERN, MACHINE_TYPES, RESERVED_APP_NAMES } from '../../appconfig';
 import { type DeployEvent, type DeployRequest, type HealthResponse, INVOKE_HEADERS, type LogQuery, type LogRecord, type ScaleRequest } from '../../shared/api';
 import { type AppManager, HttpError } from '../apps';
 import type { Deployer } from '../deploys/deploy';
+import { reportFault } from '../faults';
+import { nestingExceeds, type RuntimeLimits } from '../limits';
 import type { EventBus } from '../observability/events';
 import type { LogStore } from '../observability/logs';
 import type { Metrics } from '../observability/metrics';
@@ -32,12 +36,10 @@ export interface ServerDeps {
   metrics: Metrics;
   events: EventBus;
   filesDir: string;
+  limits: RuntimeLimits;
   health(): HealthResponse;
   shutdown(): void;
 }
-
-/** Requests and uploads carry inputs (images as base64) and source; beyond this they are refused. */
-const BODY_LIMIT = 64 * 1024 * 1024;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp',
@@ -52,6 +54,9 @@ function tokenMatches(header: string | undefined, token: Buffer): boolean {
   return given.length === token.length && timingSafeEqual(given, token);
 }
 
+/** Events an event-stream client may leave unread before it is disconnected. */
+const MAX_UNREAD_EVENT_BYTES = 8 * 1024 * 1024;
+
 /** Starts a server-sent event stream on a raw reply; returns the function that sends one event. */
 export function openEventStream(request: FastifyRequest, reply: FastifyReply): (data: unknown) => void {
   reply.hijack();
@@ -63,7 +68,78 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply): (
   });
   reply.raw.flushHeaders();
   request.raw.socket.setNoDelay(true);
-  return (data) => { reply.raw.write(`data: ${JSON.stringify(data)}\n\n`); };
+  return (data) => {
+    if (reply.raw.destroyed) return;
+    // A client that stopped reading is let go rather than buffered for without end; its
+    // 'close' stops what feeds the stream, and a log follower reconnects from where it was.
+    if (reply.raw.writableLength > MAX_UNREAD_EVENT_BYTES) {
+      reply.raw.destroy();
+      return;
+    }
+    reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
+  };
+}
+
+/** Where @fal-ai/client sends everything in proxy mode; x-fal-target-url says where it means. */
+const PROXY_PATH = '/v1/fal-proxy';
+/** Why a proxied request could not be routed, for the proxy route to answer. */
+const proxyProblems = new WeakMap<IncomingMessage, string>();
+
+/**
+ * The runtime's own route for a proxied request: `https://queue.fal.run/owner/app/requests/ID`
+ * becomes `/queue/app/requests/ID`, `https://fal.run/owner/app/path` becomes `/app/path`, so
+ * the proxy is answered by the same handlers as direct calls. Runs before routing, for every
+ * request, and must not throw.
+ */
+function proxyRoute(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  if (url !== PROXY_PATH && !url.startsWith(`${PROXY_PATH}?`)) return url;
+  const header = request.headers['x-fal-target-url'];
+  if (typeof header !== 'string') {
+    proxyProblems.set(request, 'The proxy needs the x-fal-target-url header, as @fal-ai/client sends it.');
+    return url;
+  }
+  let target: URL;
+  try {
+    target = new URL(header);
+  } catch {
+    proxyProblems.set(request, `x-fal-target-url "${header}" is not a URL.`);
+    return url;
+  }
+  // Endpoint ids are owner/app[/path]; a local runtime has no owners, so the first segment goes.
+  const [, , app = '', ...rest] = target.pathname.split('/');
+  if (!APP_NAME_PATTERN.test(app) || RESERVED_APP_NAMES.includes(app)) {
+    proxyProblems.set(request, `x-fal-target-url "${header}" names no app: its path is /owner/app[/endpoint].`);
+    return url;
+  }
+  const local = `/${[app, ...rest].join('/')}${target.search}`;
+  return target.hostname.startsWith('queue.') ? `/queue${local}` : local;
+}
+
+/** How long a connection refused before routing may take to finish sending before it is closed. */
+const CLIENT_ERROR_LINGER_MS = 5_000;
+
+/** HTTP that never reached a route (headers too large, a malformed request line) still gets fal's shape. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket, answering: WeakSet<Socket>): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'The request headers are larger than the runtime accepts (16 KB in all); send large values in the body.']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'The request did not arrive in time.']
+      : [400, `The request is not valid HTTP (${error.code ?? error.message}).`];
+  // Not while a request on this connection is being answered (one answered before the rest of
+  // its body came, say): the client would read two answers to one request.
+  if (!socket.writable || answering.has(socket)) {
+    socket.destroy(error);
+    return;
+  }
+  const body = JSON.stringify({ detail });
+  // What the client still sends is read and dropped: closing with it unread would reset the
+  // connection, and the client could lose the answer. Then the connection ends, answer first.
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
 
 const wantsEvents = (request: FastifyRequest) => (request.headers.accept ?? '').includes('text/event-stream');
@@ -87,8 +163,26 @@ function checkDeployRequest(body: unknown): DeployRequest {
 
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const token = Buffer.from(deps.token);
-  // Closing ends every connection, log followers' streams included, rather than waiting on them.
-  const server = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true, forceCloseConnections: true });
+  const { maxBodyBytes, maxJsonDepth } = deps.limits;
+  /** Connections whose request is being answered, where a parse error is no request to answer. */
+  const answering = new WeakSet<Socket>();
+  const server = Fastify({
+    bodyLimit: maxBodyBytes,
+    logger: false,
+    return503OnClosing: true,
+    // Closing ends every connection, log followers' streams included, rather than waiting on them.
+    forceCloseConnections: true,
+    // The proxy of @fal-ai/client is answered by the very routes it names (see proxyRoute).
+    rewriteUrl: (request) => proxyRoute(request),
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, answering),
+    // Node would answer a request without Host with a bare 400 of its own; routed, it gets
+    // fal's shape (and a local API has no use for the header).
+    http: { requireHostHeader: false },
+    // Paths the router cannot read (a bad %-escape, a segment over 100 characters) get fal's shape too.
+    frameworkErrors: (error, request, reply) => {
+      (reply as FastifyReply).code(error.statusCode ?? 400).send({ detail: `Nothing at ${request.method} ${request.url}: ${error.message}.` });
+    },
+  });
 
   // An invocation may come with no body at all (an endpoint without inputs).
   server.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -97,12 +191,23 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       done(null, {});
       return;
     }
+    // Measured before parsing: nothing downstream (validation, the frame to the worker, the
+    // worker's own decoding) has to survive a value nested thousands of levels deep.
+    if (nestingExceeds(text, maxJsonDepth)) {
+      done(new HttpError(400, `The request body nests arrays and objects more than ${maxJsonDepth} levels deep (the runtime's --max-json-depth); send a flatter value.`), undefined);
+      return;
+    }
     try {
       done(null, JSON.parse(text));
     } catch {
       done(new HttpError(400, 'The request body is not valid JSON.'), undefined);
     }
   });
+
+  server.addHook('onRequest', async (request) => { answering.add(request.raw.socket); });
+  // Answered before its body was all read (a 401 does not wait for it), the rest of that body
+  // may still come and fail to parse: that is no new request, and gets no answer of its own.
+  server.addHook('onResponse', async (request) => { if (request.raw.complete) answering.delete(request.raw.socket); });
 
   server.addHook('onRequest', async (request, reply) => {
     if (request.url.startsWith('/files/')) return;
@@ -127,8 +232,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       if (error.errorType) reply.header(INVOKE_HEADERS.errorType, error.errorType);
       return reply.code(error.status).send({ detail: error.detail });
     }
-    const { statusCode, message } = error as { statusCode?: number; message?: string };
+    const { statusCode, message, code } = error as { statusCode?: number; message?: string; code?: string };
     const status = statusCode ?? 500;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ detail: `The request body is larger than ${maxBodyBytes / (1024 * 1024)} MB (the runtime's --max-body-mb). Send large files by URL instead.` });
+    }
     return reply.code(status).send({ detail: status === 500 ? `Internal error: ${message}` : message });
   });
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ detail: `Nothing at ${request.method} ${request.url}.` }));
@@ -296,11 +404,17 @@ function registerInvocation(server: FastifyInstance, deps: ServerDeps): void {
         reply.raw.end();
       }
     };
+    const reportOrEnd = () => report().catch((error: unknown) => {
+      reportFault(`streaming the status of request ${id}`, error);
+      ended = true;
+      stop();
+      reply.raw.destroy();
+    });
     // Watch first: a change between the first read and the subscription is not missed.
-    const stop = deps.queue.watch(app, id, () => void report());
+    const stop = deps.queue.watch(app, id, () => void reportOrEnd());
     send = openEventStream(request, reply);
     reply.raw.on('close', () => { ended = true; stop(); });
-    await report();
+    await reportOrEnd();
     return reply;
   });
   server.get<{ Params: { app: string; id: string } }>('/queue/:app/requests/:id', async (request, reply) => {
@@ -314,36 +428,12 @@ function registerInvocation(server: FastifyInstance, deps: ServerDeps): void {
     return reply.code(status).send(body);
   });
 
-  // The proxy shape of @fal-ai/client: the real target (queue.fal.run/owner/app/...) in a header.
+  // Proxied requests that name a target reach the routes above (see proxyRoute); the rest are here.
   server.route({
     method: ['GET', 'POST', 'PUT'],
-    url: '/v1/fal-proxy',
-    handler: async (request, reply) => {
-      const target = request.headers['x-fal-target-url'];
-      if (typeof target !== 'string') throw new HttpError(400, 'The proxy needs the x-fal-target-url header, as @fal-ai/client sends it.');
-      let url: URL;
-      try {
-        url = new URL(target);
-      } catch {
-        throw new HttpError(400, `x-fal-target-url "${target}" is not a URL.`);
-      }
-      // Endpoint ids are owner/app[/path]; a local runtime has no owners, so the first segment goes.
-      const [, , app, ...rest] = url.pathname.split('/');
-      if (!app) throw new HttpError(400, `x-fal-target-url "${target}" names no app.`);
-      const viaQueue = url.hostname.startsWith('queue.');
-      if (!viaQueue) return invoke(app, endpointOf(rest.join('/')), request, reply);
-      if (rest[0] !== 'requests') {
-        if (request.method !== 'POST') throw new HttpError(405, 'Submit to the queue with POST.');
-        return deps.queue.submit(app, endpointOf(rest.join('/')), request.body ?? {});
-      }
-      const id = rest[1]!;
-      if (rest[2] === 'status') return deps.queue.status(app, id, url.searchParams.get('logs') === '1');
-      if (rest[2] === 'cancel') {
-        const { status, body } = deps.queue.cancel(app, id);
-        return reply.code(status).send(body);
-      }
-      const result = deps.queue.result(app, id);
-      return reply.code(result.status).send(result.body);
+    url: PROXY_PATH,
+    handler: async (request) => {
+      throw new HttpError(400, proxyProblems.get(request.raw) ?? 'The proxy needs the x-fal-target-url header, as @fal-ai/client sends it.');
     },
   });
 
@@ -352,8 +442,10 @@ function registerInvocation(server: FastifyInstance, deps: ServerDeps): void {
     // Unauthenticated, so only a plain file an app saved: no other folder, no link out of it.
     if (!APP_NAME_PATTERN.test(app) || !/^[\w.-]+$/.test(file) || file.startsWith('.')) throw new HttpError(404, 'No such file.');
     const full = path.join(deps.filesDir, app, file);
-    // O_NOFOLLOW: a link, even one swapped in at this moment, is never followed.
-    const handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+    // O_NOFOLLOW: a link, even one swapped in at this moment, is never followed. O_NONBLOCK: a
+    // FIFO opens at once (a blocking open would wait for a writer, holding a libuv thread) and
+    // is then refused as no plain file; for plain files it changes nothing.
+    const handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
     if (!handle || !(await handle.stat()).isFile()) {
       await handle?.close();
       throw new HttpError(404, 'No such file.');

@@ -7,6 +7,7 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSyn
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LogLevel, LogQuery, LogRecord, LogStream } from '../../shared/api';
+import { reportFault } from '../faults';
 
 const ROTATE_BYTES = 10 * 1024 * 1024;
 const ROTATED_FILES = 3;
@@ -107,7 +108,7 @@ export class LogStore {
     const bytes = existsSync(file) ? statSync(file).size : 0;
     log = {
       file,
-      stream: createWriteStream(file, { flags: 'a' }),
+      stream: openLogFile(file),
       bytes,
       seq: bytes > 0 ? lastSeq(file) : this.deletedSeq.get(app) ?? 0,
       ring: [],
@@ -152,7 +153,7 @@ export class LogStore {
       if (existsSync(from)) renameSync(from, `${log.file}.${index + 1}`);
     }
     renameSync(log.file, `${log.file}.1`);
-    log.stream = createWriteStream(log.file, { flags: 'a' });
+    log.stream = openLogFile(log.file);
     log.bytes = 0;
   }
 
@@ -205,6 +206,13 @@ export class LogStore {
   close(): void {
     for (const log of this.apps.values()) log.stream.end();
   }
+}
+
+/** An app's log file, appended to; a write that fails (a full disk) is reported, not thrown at the runtime. */
+function openLogFile(file: string): WriteStream {
+  const stream = createWriteStream(file, { flags: 'a' });
+  stream.on('error', (error) => reportFault(`writing ${file}`, error));
+  return stream;
 }
 
 function parseRecord(line: string): LogRecord | undefined {

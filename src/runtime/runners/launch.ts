@@ -32,6 +32,8 @@ export interface LauncherOptions {
   publicUrl(): string;
   /** Where templates' sockets go (a short path: a socket's path is limited to about 100 bytes). */
   socketDir: string;
+  /** The nesting a request's input may have, which the worker enforces too. */
+  maxJsonDepth: number;
 }
 
 /** Variables of the runtime's own that a worker must not inherit. */
@@ -48,6 +50,7 @@ export class RunnerLauncher {
     env.PYTHONPATH = this.options.harnessDir;
     env.PYTHONUNBUFFERED = '1';
     env.PYTHONDONTWRITEBYTECODE = '1';
+    env.KILN_MAX_JSON_DEPTH = String(this.options.maxJsonDepth);
     return env;
   }
 

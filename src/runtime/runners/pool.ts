@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { costOfRunnerSeconds, findMachineType, runnerRate } from '../../appconfig';
 import type { RunnerInfo, ScaleSettings, StartsInfo } from '../../shared/api';
 import type { RevisionRecord } from '../deploys/store';
+import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
 import type { GpuAllocator, Placement } from './gpu';
 import { exitDescription, type Runner, RunnerStartError } from './runner';
@@ -46,6 +47,8 @@ export interface PoolDeps {
   coldStart(ms: number): void;
   /** Runners one app may have when only the CPU limits it. */
   cpuRunnerLimit: number;
+  /** Seconds a request may run when the app sets no request_timeout. */
+  defaultRequestTimeoutS: number;
   /** Adds the cost of a runner that stopped to the app's total. */
   meter(usd: number): void;
 }
@@ -54,6 +57,8 @@ const MAX_BACKOFF_MS = 30_000;
 
 /** How long setup() may take when the app sets no startup_timeout. */
 export const DEFAULT_STARTUP_TIMEOUT_S = 1800;
+/** setTimeout's longest delay (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How often idle runners are checked against keep_alive. */
 const SWEEP_MS = 500;
 /** Failed starts in a row after which queued requests are failed instead of held. */
@@ -161,7 +166,8 @@ export class RevisionPool {
       this.deps.gpus.release(placement.gpus);
       throw error;
     }
-    void runner.ready.then(() => this.deps.coldStart(runner.coldStartMs ?? 0), () => undefined);
+    runner.ready.then(() => this.deps.coldStart(runner.coldStartMs ?? 0), () => undefined)
+      .catch((error: unknown) => reportFault(`metering runner ${id}'s cold start`, error));
     this.runners.set(id, runner);
     this.watch(runner, placement);
     return runner;
@@ -202,17 +208,18 @@ export class RevisionPool {
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.reconcile(), delay);
       this.retryTimer.unref();
-    });
-    void runner.exit.then(({ code, signal }) => {
+    }).catch((error: unknown) => reportFault(`following runner ${runner.id} to readiness`, error));
+    runner.exit.then(({ code, signal }) => {
       clearTimeout(timer);
       this.deps.gpus.release(placement.gpus);
-      this.deps.meter(this.costOf(runner, Date.now()));
       this.runners.delete(runner.id);
+      const cost = this.costOf(runner, Date.now());
       if (!runner.stopping && runner.readyAt !== null) {
         this.system(`Runner ${runner.id} ${exitDescription(code, signal)}; a new runner replaces it when needed.`, runner.id, 'error');
       }
       this.reconcile();
-    });
+      this.deps.meter(cost);
+    }).catch((error: unknown) => reportFault(`following runner ${runner.id} to its exit`, error));
   }
 
   private rejectQueued(detail: string, errorType: InvokeOutcome['errorType']): void {
@@ -271,38 +278,52 @@ export class RevisionPool {
     const entry: InFlight = { request, runner };
     this.inFlight.set(request.id, entry);
     request.onStart?.(runner.id);
-    const timeout = this.revision.config.requestTimeout;
+    const appTimeout = this.revision.config.requestTimeout;
+    const timeout = appTimeout ?? this.deps.defaultRequestTimeoutS;
     let timedOut = false;
-    if (timeout !== null) {
-      entry.timer = setTimeout(() => {
-        timedOut = true;
-        this.inFlight.delete(request.id);
-        this.system(`Request ${request.id} ran past request_timeout (${timeout} s); replacing runner ${runner.id}.`, runner.id, 'error');
-        request.settle({
-          result: { type: 'result', id: request.id, ok: false, status: 504, detail: `The request ran longer than the app's request_timeout of ${timeout} s.`, executionMs: Date.now() - startedAt },
-          runner: runner.id, queueMs, coldStartMs, errorType: 'request_timeout',
-        });
-        // A handler that ignores its deadline cannot be stopped from outside its process.
-        runner.kill();
-      }, timeout * 1000);
-    }
-    void runner.invoke(request.id, request.path, request.input).then((reply) => {
+    entry.timer = setTimeout(() => {
+      timedOut = true;
+      this.inFlight.delete(request.id);
+      this.system(`Request ${request.id} ran past its ${timeout} s timeout; replacing runner ${runner.id}.`, runner.id, 'error');
+      const detail = appTimeout !== null
+        ? `The request ran longer than the app's request_timeout of ${timeout} s.`
+        : `The request ran longer than ${timeout} s, the runtime's timeout for apps that set no request_timeout.`;
+      request.settle({
+        result: { type: 'result', id: request.id, ok: false, status: 504, detail, executionMs: Date.now() - startedAt },
+        runner: runner.id, queueMs, coldStartMs, errorType: 'request_timeout',
+      });
+      // A handler that ignores its deadline cannot be stopped from outside its process.
+      runner.kill();
+    }, Math.min(timeout * 1000, MAX_TIMER_MS));
+    const finish = (result: InvokeResult, errorType?: InvokeOutcome['errorType']) => {
       clearTimeout(entry.timer);
       if (timedOut) return;
       this.inFlight.delete(request.id);
-      if (reply.type === 'disconnected') {
-        request.settle({
-          result: { type: 'result', id: request.id, ok: false, status: 503, detail: reply.detail, executionMs: Date.now() - startedAt },
-          runner: runner.id, queueMs, coldStartMs, errorType: 'runner_disconnected',
-        });
-      } else {
-        if (!reply.ok && reply.fatal) {
-          this.system(`Runner ${runner.id} hit a GPU fault (${reply.errorType ?? 'error'}); replacing it.`, runner.id, 'error');
-          void runner.stop(0);
-        }
-        request.settle({ result: reply, runner: runner.id, queueMs, coldStartMs });
-      }
+      request.settle({ result, runner: runner.id, queueMs, coldStartMs, ...(errorType ? { errorType } : {}) });
       this.reconcile();
+    };
+    runner.invoke(request.id, request.path, request.input).then((reply) => {
+      if (reply.type === 'disconnected') {
+        finish({ type: 'result', id: request.id, ok: false, status: 503, detail: reply.detail, executionMs: Date.now() - startedAt }, 'runner_disconnected');
+        return;
+      }
+      if (!reply.ok && reply.fatal) {
+        this.system(`Runner ${runner.id} hit a GPU fault (${reply.errorType ?? 'error'}); replacing it.`, runner.id, 'error');
+        this.stopRunner(runner, 0);
+      }
+      finish(reply);
+    }).catch((error: Error) => {
+      // A fault of the runtime's own: this request fails with it, and nothing else does.
+      this.system(`Request ${request.id} failed inside the runtime: ${error.message}`, runner.id, 'error');
+      finish({ type: 'result', id: request.id, ok: false, status: 500, detail: `Internal error: ${error.message}`, executionMs: Date.now() - startedAt });
+    });
+  }
+
+  /** Stops a runner in the background; its exit is what the pool follows. */
+  private stopRunner(runner: Runner, graceMs: number): void {
+    runner.stop(graceMs).catch((error: Error) => {
+      this.system(`Stopping runner ${runner.id} failed (${error.message}); killing it.`, runner.id, 'error');
+      runner.kill();
     });
   }
 
@@ -317,7 +338,7 @@ export class RevisionPool {
     for (const runner of idle) {
       if (live.length <= desired) break;
       this.system(`Stopping runner ${runner.id}: idle for ${Math.round((now - runner.idleSince) / 1000)} s (keep_alive ${this.scale.keepAlive} s).`, runner.id);
-      void runner.stop(5_000);
+      this.stopRunner(runner, 5_000);
       live = live.filter((candidate) => candidate !== runner);
     }
   }

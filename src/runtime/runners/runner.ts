@@ -4,16 +4,19 @@
  * protocol: invokes out, results back, matched by request id.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { RunnerInfo, RunnerState, StartMode } from '../../shared/api';
 import { encodeFrame, FrameDecoder } from './frames';
-import type { InvokeResult, RuntimeMessage, SourceError, WorkerMessage } from './workerProtocol';
+import { type InvokeResult, type RuntimeMessage, type SourceError, type WorkerMessage, workerMessageProblem } from './workerProtocol';
 
 export interface RunnerLaunch {
   command: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** The command is a wrapper (bubblewrap) that exits 128+N when the worker is killed by signal N. */
+  exitCodeCarriesSignal?: boolean;
 }
 
 /** A started worker: frames both ways, its output line by line, and its end. */
@@ -71,6 +74,13 @@ export function protocolViolation(problem: string): string {
   return `kiln: the worker sent ${problem} on its protocol channel (fd 4), so it was stopped. Apps must not write to fd 4.`;
 }
 
+/** How the worker itself ended, seen through a wrapper that turns its signal into an exit code. */
+function workerExit(launch: RunnerLaunch, code: number | null, signal: NodeJS.Signals | null): [number | null, NodeJS.Signals | null] {
+  if (!launch.exitCodeCarriesSignal || code === null || code <= 128) return [code, signal];
+  const name = Object.entries(osConstants.signals).find(([, number]) => number === code - 128)?.[0] as NodeJS.Signals | undefined;
+  return name ? [null, name] : [code, signal];
+}
+
 /** Workers as child processes of the runtime, talking over inherited pipes on fd 3 and 4. */
 export class LocalProcessBackend implements RunnerBackend {
   start(launch: RunnerLaunch): RunnerProcess {
@@ -83,13 +93,20 @@ export class LocalProcessBackend implements RunnerBackend {
     const fromWorker = child.stdio[4] as Readable;
     const messageListeners: ((message: WorkerMessage) => void)[] = [];
     const protocolErrors: ((problem: string) => void)[] = [];
-    const decoder = new FrameDecoder(
-      (message) => messageListeners.forEach((listener) => listener(message as WorkerMessage)),
-      (problem) => {
-        protocolErrors.forEach((listener) => listener(problem));
-        child.kill('SIGKILL');
-      },
-    );
+    let broken = false;
+    const breakProtocol = (problem: string) => {
+      if (broken) return;
+      broken = true;
+      protocolErrors.forEach((listener) => listener(problem));
+      child.kill('SIGKILL');
+    };
+    const decoder = new FrameDecoder((message) => {
+      if (broken) return;
+      // The app runs in that process and can write to fd 4: nothing it sends is trusted unread.
+      const problem = workerMessageProblem(message);
+      if (problem) breakProtocol(problem);
+      else messageListeners.forEach((listener) => listener(message as WorkerMessage));
+    }, breakProtocol);
     fromWorker.on('data', (chunk: Buffer) => decoder.push(chunk));
     // A worker that dies mid-write breaks the pipe; its exit is what the runner reports.
     toWorker.on('error', () => undefined);
@@ -109,7 +126,7 @@ export class LocalProcessBackend implements RunnerBackend {
       },
       onExit: (listener) => {
         // 'close' waits for stdio to drain, so no output line arrives after the exit is reported.
-        child.on('close', (code, signal) => listener(code, signal));
+        child.on('close', (code, signal) => listener(...workerExit(launch, code, signal)));
         child.on('error', () => listener(null, null));
       },
       kill: (signal = 'SIGTERM') => { if (!exited) child.kill(signal); },
@@ -152,7 +169,9 @@ type PendingInvoke = (reply: RunnerReply) => void;
 
 /** Why a runner's requests failed: it went away without answering them. */
 export function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `was killed (${signal})` : `exited with code ${code}`;
+  if (!signal) return `exited with code ${code}`;
+  // SIGKILL from nobody in the runtime is most often the kernel's out-of-memory killer.
+  return `was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory, or killed by hand)' : ''}`;
 }
 
 export class Runner {
@@ -246,7 +265,12 @@ export class Runner {
         }
         resolve(reply);
       });
-      this.process.send({ type: 'invoke', id, path, input });
+      try {
+        this.process.send({ type: 'invoke', id, path, input });
+      } catch (error) {
+        // The input cannot become a frame: this request fails, the runner keeps serving.
+        this.settle({ type: 'result', id, ok: false, status: 500, detail: `The input could not be sent to the runner: ${(error as Error).message}`, executionMs: 0 });
+      }
     });
   }
 

@@ -70,7 +70,7 @@ export function sandboxed(launch: RunnerLaunch, plan: SandboxPlan): RunnerLaunch
   for (const mount of plan.mounts) args.push('--bind', mount.source, mount.target);
   args.push('--chdir', launch.cwd, '--', launch.command, ...launch.args);
   // Caches go to the private /tmp unless the app says where: the home folder is read-only here.
-  return { ...launch, command: 'bwrap', args, env: { XDG_CACHE_HOME: SANDBOX_CACHE, ...launch.env } };
+  return { ...launch, command: 'bwrap', args, env: { XDG_CACHE_HOME: SANDBOX_CACHE, ...launch.env }, exitCodeCarriesSignal: true };
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { StartMode, StartsInfo } from '../../shared/api';
 import type { RevisionRecord } from '../deploys/store';
+import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
 import type { Placement } from './gpu';
 import type { RunnerLauncher } from './launch';
@@ -139,9 +140,10 @@ export class RunnerStarter {
   private watch(template: TemplateProcess): void {
     this.template = template;
     const startedAt = Date.now();
-    void template.exit.then(({ code, signal }) => {
+    template.exit.then(({ code, signal }) => {
       if (this.state === 'closed' || this.template !== template) return;
       this.state = 'warming';
+      this.starts = { mode: 'spawn', reason: 'the template stopped, and a new one is starting' };
       // The first death in a while is replaced at once; templates that keep dying, ever more slowly.
       this.quickDeaths = Date.now() - startedAt > HEALTHY_TEMPLATE_MS ? 1 : this.quickDeaths + 1;
       const delay = this.quickDeaths <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (this.quickDeaths - 2));
@@ -150,7 +152,7 @@ export class RunnerStarter {
         this.prepare().catch((error: Error) => this.system(`The new template failed: ${error instanceof TemplateError ? error.message : String(error)}`, 'error'));
       }, delay);
       this.restartTimer.unref();
-    });
+    }).catch((error: unknown) => reportFault(`replacing template ${template.id}`, error));
   }
 
   private system(text: string, level: 'info' | 'warning' | 'error'): void {

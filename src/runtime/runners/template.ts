@@ -8,10 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
+import { reportFault } from '../faults';
 import { encodeFrame, FrameDecoder } from './frames';
 import { exitDescription, LineSplitter, protocolViolation, type RunnerProcess } from './runner';
 import { hostPidOf } from './sandbox';
-import type { InspectedApp, RuntimeMessage, SourceError, TemplateMessage, WorkerMessage } from './workerProtocol';
+import { type InspectedApp, type RuntimeMessage, type SourceError, type TemplateMessage, type WorkerMessage, workerMessageProblem } from './workerProtocol';
 
 /** Whether the app's imports left the template safe to fork, and why not. */
 export interface TemplateVerdict {
@@ -57,13 +58,14 @@ class ForkedRunnerProcess implements RunnerProcess {
   private exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private reported = false;
   private drainTimer: NodeJS.Timeout | undefined;
-  private readonly decoder = new FrameDecoder(
-    (message) => this.messageListeners.forEach((listener) => listener(message as WorkerMessage)),
-    (problem) => {
-      this.emitOutput('stderr', protocolViolation(problem));
-      this.kill('SIGKILL');
-    },
-  );
+  private broken = false;
+  private readonly decoder = new FrameDecoder((message) => {
+    if (this.broken) return;
+    // The app runs in the runner and can write to fd 4: nothing it sends is trusted unread.
+    const problem = workerMessageProblem(message);
+    if (problem) this.breakProtocol(problem);
+    else this.messageListeners.forEach((listener) => listener(message as WorkerMessage));
+  }, (problem) => this.breakProtocol(problem));
 
   constructor(readonly id: string, private readonly killVia: (signal: NodeJS.Signals) => void) {}
 
@@ -90,6 +92,13 @@ class ForkedRunnerProcess implements RunnerProcess {
       this.openChannels.delete(socket);
       this.reportIfDone();
     });
+  }
+
+  private breakProtocol(problem: string): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.emitOutput('stderr', protocolViolation(problem));
+    this.kill('SIGKILL');
   }
 
   private emitOutput(stream: 'stdout' | 'stderr', line: string): void {
@@ -180,7 +189,8 @@ export class TemplateProcess {
     this.exit = new Promise((resolve) => { resolveExit = resolve; });
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', () => undefined);
-    this.exit.then(() => this.server.close(() => rmSync(options.socketPath, { force: true })), () => undefined);
+    this.exit.then(() => this.server.close(() => rmSync(options.socketPath, { force: true })))
+      .catch((error: unknown) => reportFault(`closing the socket of template ${options.id}`, error));
     this.onExit = resolveExit;
   }
 
@@ -261,7 +271,7 @@ export class TemplateProcess {
   snapshot(): Promise<SnapshotVerdict> {
     return new Promise((resolve, reject) => {
       this.snapshotWaiter = resolve;
-      void this.exit.then(() => { if (this.failure) reject(this.failure); });
+      this.exit.then(() => { if (this.failure) reject(this.failure); }, reject);
       this.process!.send({ type: 'snapshot' });
     });
   }

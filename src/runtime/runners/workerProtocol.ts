@@ -115,3 +115,39 @@ export type TemplateMessage =
   /** `pid` as the template sees it (inside the sandbox's process namespace, when there is one). */
   | { type: 'forked'; runner: string; pid: number }
   | { type: 'runner-exit'; runner: string; code: number | null; signal: NodeJS.Signals | null };
+
+/**
+ * What is wrong with a frame from a worker, in the fields the runtime reads, or null when it is
+ * a message the runtime can act on (types it does not know are left for it to ignore).
+ */
+export function workerMessageProblem(message: unknown): string | null {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return 'a frame that is not a JSON object';
+  const frame = message as Record<string, unknown>;
+  const number = (key: string) => typeof frame[key] === 'number' && Number.isFinite(frame[key]);
+  switch (frame.type) {
+    case 'result':
+      if (typeof frame.id !== 'string' || typeof frame.ok !== 'boolean' || !number('executionMs')) return 'a result frame without a string id, ok and executionMs';
+      if (!frame.ok && !(Number.isInteger(frame.status) && (frame.status as number) >= 100 && (frame.status as number) <= 599)) return 'a failed result whose status is not an HTTP status';
+      return null;
+    case 'failed': {
+      const error = frame.error as Record<string, unknown> | null;
+      return typeof frame.phase === 'string' && typeof error === 'object' && error !== null && typeof error.message === 'string'
+        ? null : 'a failed frame without a phase and an error message';
+    }
+    case 'ready':
+      return number('pid') && number('setupMs') && typeof frame.python === 'string' ? null : 'a ready frame without pid, setupMs and python';
+    case 'inspect':
+      return Array.isArray(frame.apps) ? null : 'an inspect frame without a list of apps';
+    case 'template':
+      return typeof frame.forkable === 'boolean' && (frame.reason === null || typeof frame.reason === 'string') ? null : 'a template frame without forkable and reason';
+    case 'snapshot':
+      return typeof frame.ok === 'boolean' && number('setupMs') && (frame.reason === null || typeof frame.reason === 'string') ? null : 'a snapshot frame without ok, reason and setupMs';
+    case 'forked':
+      return typeof frame.runner === 'string' && Number.isInteger(frame.pid) ? null : 'a forked frame without a runner and a pid';
+    case 'runner-exit':
+      return typeof frame.runner === 'string' && (frame.code === null || Number.isInteger(frame.code)) && (frame.signal === null || typeof frame.signal === 'string')
+        ? null : 'a runner-exit frame without a runner, code and signal';
+    default:
+      return typeof frame.type === 'string' ? null : 'a frame without a type';
+  }
+}

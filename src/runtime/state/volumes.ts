@@ -1,5 +1,5 @@
 /** Volumes: a folder per name under the data directory, mounted into the runners that use it. */
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, opendirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { VolumeInfo } from '../../shared/api';
 
@@ -12,11 +12,17 @@ function sizeOf(folder: string): number {
   const stack = [folder];
   while (stack.length && seen < SIZE_WALK_LIMIT) {
     const current = stack.pop()!;
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      seen++;
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) stack.push(full);
-      else if (entry.isFile()) total += statSync(full).size;
+    // Entry by entry: an app may have put millions in one folder, and the walk stops at the limit.
+    const dir = opendirSync(current);
+    try {
+      for (let entry = dir.readSync(); entry && seen < SIZE_WALK_LIMIT; entry = dir.readSync()) {
+        seen++;
+        const full = path.join(current, entry.name);
+        if (entry.isDirectory()) stack.push(full);
+        else if (entry.isFile()) total += statSync(full, { throwIfNoEntry: false })?.size ?? 0;
+      }
+    } finally {
+      dir.closeSync();
     }
   }
   return total;

@@ -6,18 +6,11 @@ import inspect
 import typing
 from typing import Any, Dict, List, Optional
 
+from kiln_harness.coercion import Context, Converter, InputError, converter, validate_model
 from kiln_harness.schema import is_pydantic_model
 
 _EMPTY = inspect.Parameter.empty
 _NAMED_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-
-
-class InputError(Exception):
-    """The input does not fit the endpoint: answered 422 with fal's `detail` list."""
-
-    def __init__(self, detail: List[Dict[str, Any]]) -> None:
-        super().__init__("; ".join("%s: %s" % (".".join(map(str, item["loc"][1:])), item["msg"]) for item in detail))
-        self.detail = detail
 
 
 class Endpoint:
@@ -31,9 +24,12 @@ class Endpoint:
         unwrapped = inspect.unwrap(function)
         self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(unwrapped)
         self.signature = inspect.signature(function)
-        all_parameters = list(self.signature.parameters.values())[1:]  # after self
+        every_parameter = list(self.signature.parameters.values())
+        all_parameters = every_parameter[1:]  # after self
         self.parameters = [p for p in all_parameters if p.kind in _NAMED_KINDS]
         self.takes_extra = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in all_parameters)
+        # What **extra cannot take: the name the instance is bound to ("self").
+        self.bound_name = every_parameter[0].name if every_parameter else None
         self.hints = _type_hints(function, self.parameters)
         plain = {name: _without_annotated(hint) for name, hint in self.hints.items()}
         self.names = frozenset(p.name for p in self.parameters)
@@ -42,38 +38,40 @@ class Endpoint:
         self.model: Optional[type] = None
         if len(self.parameters) == 1 and is_pydantic_model(plain.get(self.parameters[0].name)):
             self.model = plain[self.parameters[0].name]
-        # Several parameters, some typed with a model: each such field is validated by its model.
-        self.field_models = {
-            p.name: plain[p.name]
-            for p in self.parameters
-            if self.model is None and is_pydantic_model(plain.get(p.name))
-        }
+        # Each parameter's input is converted to its annotated type (a model validates its own).
+        self.converters: Dict[str, Converter] = {}
+        if self.model is None:
+            for name, hint in self.hints.items():
+                convert = converter(hint) if name in self.names else None
+                if convert is not None:
+                    self.converters[name] = convert
 
     def bind(self, data: Any) -> Dict[str, Any]:
         """Keyword arguments for a call with the request's input, or InputError."""
         if self.model is not None:
-            return {self.parameters[0].name: _validate(self.model, data, ())}
+            return {self.parameters[0].name: validate_model(self.model, data, ())}
         if type(data) is not dict:
             raise InputError([{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}])
-        problems = [
-            {"loc": ["body", name], "msg": "Field required", "type": "missing"}
-            for name in self.required
-            if name not in data
+        problems: List[Dict[str, Any]] = []
+        arguments = dict(data)
+        context = Context()
+        for parameter in self.parameters:
+            name = parameter.name
+            if name not in data:
+                if parameter.default is _EMPTY:
+                    problems.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
+                continue
+            convert = self.converters.get(name)
+            if convert is not None:
+                arguments[name] = convert(data[name], (name,), problems, context)
+        problems += [
+            {"loc": ["body", key], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+            for key in data
+            if key not in self.names and (not self.takes_extra or key == self.bound_name)
         ]
-        if not self.takes_extra:
-            problems += [
-                {"loc": ["body", key], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
-                for key in data
-                if key not in self.names
-            ]
         if problems:
             raise InputError(problems)
-        if self.field_models:
-            data = dict(data)
-            for name, model in self.field_models.items():
-                if name in data:
-                    data[name] = _validate(model, data[name], (name,))
-        return data
+        return arguments
 
 
 def collect_endpoints(cls: type) -> List[Endpoint]:
@@ -115,23 +113,3 @@ def _type_hints(function: Any, parameters: List[inspect.Parameter]) -> Dict[str,
 
 def _without_annotated(hint: Any) -> Any:
     return typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
-
-
-def _validate(model: Any, value: Any, prefix: tuple) -> Any:
-    try:
-        if hasattr(model, "model_validate"):
-            return model.model_validate(value)
-        return model.parse_obj(value)
-    except Exception as error:
-        if type(error).__name__ != "ValidationError" or not callable(getattr(error, "errors", None)):
-            raise
-        raise InputError(
-            [
-                {
-                    "loc": ["body", *prefix, *item.get("loc", ())],
-                    "msg": item.get("msg", ""),
-                    "type": item.get("type", "value_error"),
-                }
-                for item in error.errors()
-            ]
-        ) from None

@@ -7,14 +7,25 @@ import os
 import struct
 import sys
 import threading
-from typing import Any
+from typing import Any, Optional
+
+from kiln_harness import jsonlimits
 
 _HEADER = struct.Struct(">I")
 _READ_SIZE = 1 << 16
-_decode = json.JSONDecoder().decode
 
 EOF = object()
 """read() result: the other side closed the pipe."""
+
+
+class FrameTooDeep(ValueError):
+    """A frame whose members nest past the limit: `message` is the frame with each such
+    member read as null, so the request it carries can still be answered."""
+
+    def __init__(self, message: Any, max_input_depth: int) -> None:
+        super().__init__("a value in the frame nests more than %d levels deep" % max_input_depth)
+        self.message = message
+        self.max_input_depth = max_input_depth
 
 
 class FrameReader:
@@ -22,10 +33,11 @@ class FrameReader:
     may hold several frames, so bytes are kept until a whole frame is there. Not
     thread-safe: one thread reads at a time."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, max_input_depth: Optional[int] = None) -> None:
         self.fd = fd
         self._buffer = bytearray()
         self._closed = False
+        self._max_input_depth = max_input_depth or jsonlimits.configured_max_depth()
 
     def has_frame(self) -> bool:
         """Whether a whole frame is already buffered: read() returns it without blocking, and
@@ -34,16 +46,21 @@ class FrameReader:
         return len(buffer) >= 4 and len(buffer) >= 4 + _HEADER.unpack_from(buffer)[0]
 
     def read(self) -> Any:
-        """The next frame as a JSON value (ValueError if it is not JSON), or EOF."""
+        """The next frame as a JSON value, or EOF. ValueError if it is not JSON, FrameTooDeep
+        if a value in it (a request's input) nests past the limit."""
         buffer = self._buffer
         while True:
             if len(buffer) >= 4:
                 (size,) = _HEADER.unpack_from(buffer)
                 end = 4 + size
                 if len(buffer) >= end:
-                    payload = buffer[4:end]
+                    payload = bytes(buffer[4:end])
                     del buffer[:end]  # before decoding: a bad frame must not stay in the way
-                    return _decode(payload.decode())  # UnicodeDecodeError is a ValueError too
+                    # The frame wraps the input in one more level than the input has.
+                    message, pruned = jsonlimits.loads_pruned(payload, self._max_input_depth + 1)
+                    if pruned:
+                        raise FrameTooDeep(message, self._max_input_depth)
+                    return message
             if self._closed:
                 if buffer:
                     sys.stderr.write("kiln worker: the runtime closed the pipe in the middle of a frame\n")

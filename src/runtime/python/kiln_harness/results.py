@@ -14,7 +14,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from fal.exceptions import AppException, CUDAOutOfMemoryException, FieldException, RequestCancelledException
 from fal.toolkit.file import File
-from kiln_harness.endpoints import InputError
+from kiln_harness.coercion import InputError
 
 _HARNESS_DIR = os.path.dirname(os.path.realpath(__file__))
 

@@ -49,7 +49,7 @@ from http import HTTPStatus
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
-from kiln_harness import results
+from kiln_harness import jsonlimits, results
 from kiln_harness.loader import UserCode, WorkerFailure
 from kiln_harness.served_app import Route, ServedApp
 
@@ -313,8 +313,14 @@ def _json_body(request: Request) -> Any:
     if not request.body.strip():
         return {}
     try:
-        return json.loads(request.body)
-    except (ValueError, RecursionError) as error:
+        return jsonlimits.loads(request.body, jsonlimits.configured_max_depth())
+    except jsonlimits.TooDeep as error:
+        raise HttpError(
+            400,
+            "The request body nests arrays and objects more than %d levels deep (KILN_MAX_JSON_DEPTH); send a flatter value."
+            % error.max_depth,
+        ) from None
+    except ValueError as error:
         position = getattr(error, "pos", 0)
         raise HttpError(422, [{"loc": ["body", position], "msg": "JSON decode error", "type": "json_invalid"}]) from None
 

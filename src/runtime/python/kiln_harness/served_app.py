@@ -94,7 +94,7 @@ class ServedApp:
 
     def route(self, path: Any) -> "tuple[Optional[Route], str]":
         """The route serving `path`, or None and the 404's detail."""
-        route = self.routes.get(path)
+        route = self.routes.get(path) if isinstance(path, str) else None
         if route is None:
             return None, NOT_FOUND
         if route.endpoint.is_websocket:

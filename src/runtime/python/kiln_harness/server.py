@@ -24,7 +24,7 @@ from time import monotonic, perf_counter
 from typing import Any, Dict, Optional, Tuple
 
 from kiln_harness import results
-from kiln_harness.frames import EOF, FrameReader, FrameWriter
+from kiln_harness.frames import EOF, FrameReader, FrameTooDeep, FrameWriter
 from kiln_harness.loader import UserCode
 from kiln_harness.served_app import Route, ServedApp
 
@@ -160,6 +160,10 @@ class Server:
         while True:
             try:
                 message = self.reader.read()
+            except FrameTooDeep as error:
+                detail = "The input nests arrays and objects more than %d levels deep; send a flatter value."
+                self._refuse_frame(error.message, 400, detail % error.max_input_depth)
+                continue
             except ValueError as error:
                 sys.stderr.write("kiln worker: ignoring a frame that is not JSON (%s)\n" % error)
                 continue
@@ -170,19 +174,38 @@ class Server:
                 self._reading = False
                 self._stop(DEFAULT_GRACE_S)
                 return None
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "invoke":
-                job = self._invoke(message)
-                if job is not None:
-                    return job
-            elif kind == "cancel":
-                self._cancel(message.get("id"))
-            elif kind == "shutdown":
-                grace_ms = message.get("graceMs")
-                valid = isinstance(grace_ms, (int, float)) and not isinstance(grace_ms, bool) and grace_ms >= 0
-                self._stop(grace_ms / 1000.0 if valid else DEFAULT_GRACE_S)
-            else:
-                sys.stderr.write("kiln worker: ignoring an unknown frame %.200r\n" % (message,))
+            try:
+                job = self._handle_frame(message)
+            except Exception as error:
+                # Whatever a frame holds, the thread reading it lives on to read the next one.
+                sys.stderr.write("kiln worker: could not handle a frame (%r)\n" % (error,))
+                self._refuse_frame(message, 500, "The runner could not handle the request (%s)." % type(error).__name__)
+                continue
+            if job is not None:
+                return job
+
+    def _handle_frame(self, message: Any) -> Optional[_Job]:
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "invoke":
+            return self._invoke(message)
+        if kind == "cancel":
+            self._cancel(message.get("id"))
+        elif kind == "shutdown":
+            grace_ms = message.get("graceMs")
+            valid = isinstance(grace_ms, (int, float)) and not isinstance(grace_ms, bool) and grace_ms >= 0
+            self._stop(grace_ms / 1000.0 if valid else DEFAULT_GRACE_S)
+        else:
+            sys.stderr.write("kiln worker: ignoring an unknown frame %.200r\n" % (message,))
+        return None
+
+    def _refuse_frame(self, message: Any, status: int, detail: str) -> None:
+        """Answers the invoke a frame carries, if it is one, with an error."""
+        request_id = message.get("id") if isinstance(message, dict) and message.get("type") == "invoke" else None
+        if not isinstance(request_id, str):
+            sys.stderr.write("kiln worker: ignoring a frame that could not be handled: %s\n" % detail)
+            return
+        self.inflight.pop(request_id, None)  # in case it got that far
+        self._reply_error(request_id, status, detail)
 
     def _invoke(self, message: Dict[str, Any]) -> Optional[_Job]:
         """Start an async request, or return a sync one for this thread to run."""
@@ -255,11 +278,16 @@ class Server:
     # ---- answers (any thread) ---------------------------------------------------------
 
     def _error_text(self, request: _Request, error: BaseException, started: float) -> str:
-        failure = results.failure_of(error)
-        if failure.unexpected:
-            results.log_failure(request.id, request.path, failure)
-        frame = results.error_frame(request.id, failure, started)
-        return json.dumps(frame, separators=(",", ":"), default=str)
+        try:
+            failure = results.failure_of(error)
+            if failure.unexpected:
+                results.log_failure(request.id, request.path, failure)
+            return json.dumps(results.error_frame(request.id, failure, started), separators=(",", ":"), default=str)
+        except Exception as problem:
+            # An exception that cannot be described (its __str__ raises, say) is still answered.
+            detail = "The handler raised %s, which could not be reported (%s)." % (type(error).__name__, type(problem).__name__)
+            sys.stderr.write("kiln worker: request %s to %s failed: %s\n" % (request.id, request.path, detail))
+            return json.dumps({"type": "result", "id": request.id, "ok": False, "status": 500, "detail": detail, "executionMs": 0})
 
     def _finish(self, request: _Request, text: str) -> None:
         # A cancelled request was answered already and removed; its late result is dropped.
