@@ -4,11 +4,10 @@
  * and keeps the last good revision serving when a save breaks it. Ctrl-C stops and deletes the
  * dev copy.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { devCopyName, DevLoop, type DevLoopEvent, watchFilesOnDisk } from '../client';
-import { checkTree, createPythonParser } from '../pyparse';
+import { AppFileError, checkAppFile } from '../pyparse';
 import { connect } from './connection';
 import { describeFailure, splitTarget } from './deploy';
 import { EXIT, UsageError } from './failures';
@@ -59,25 +58,10 @@ export function registerDev(program: Command): void {
 
 /** The App class to run and its name, read from the file as the editor reads it. */
 async function appInFile(file: string, className: string | undefined): Promise<{ className: string; name: string }> {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-  }
-  const parser = await createPythonParser();
-  const tree = parser.parse(source)!;
-  try {
-    const apps = checkTree(tree).apps.map(({ app, validation }) => ({ className: app.className, name: validation.settings.name }));
-    const chosen = className ? apps.filter((app) => app.className === className) : apps;
-    if (chosen.length === 1) return chosen[0]!;
-    const names = apps.map((app) => app.className).join(', ');
-    if (chosen.length === 0) throw new UsageError(className ? `${file} has no fal.App class named ${className}${names ? ` (it has ${names})` : ''}` : `${file} defines no class that subclasses fal.App`);
-    throw new UsageError(`${file} defines several apps (${names}): choose one with ${file}::Class`);
-  } finally {
-    tree.delete();
-    parser.delete();
-  }
+  const { chosen } = await checkAppFile(file, className).catch((error: unknown) => {
+    throw error instanceof AppFileError ? new UsageError(error.message) : error;
+  });
+  return { className: chosen.app.className, name: chosen.validation.settings.name };
 }
 
 /** One line per reload; the environment's build output (a first pip install) indented under it. */

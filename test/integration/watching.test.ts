@@ -184,7 +184,7 @@ describe('kiln dev', () => {
     const dev = spawnCli(['dev', path.join(ROOT, 'test', 'fixtures', 'apps', 'two_apps.py')], { KILN_HOME: runtime.dataDir });
     const status = await dev.exited();
     assert.equal(status, 2);
-    assert.match(dev.stderr(), /two_apps\.py defines several apps \(First, Second\): choose one with .*two_apps\.py::Class/);
+    assert.match(dev.stderr(), /two_apps\.py defines First, Second; choose one as .*two_apps\.py::First/);
   });
 });
 
