@@ -99,7 +99,7 @@ async function invokeQueued(client: KilnClient, name: string, endpoint: string, 
   };
   process.on('SIGINT', onInterrupt);
   try {
-    const completed = await waitForCompletion(client, name, id, statusPrinter(style), interrupt.signal);
+    const completed = await client.waitForQueued(name, id, statusPrinter(style), { signal: interrupt.signal });
     if (!completed) {
       const outcome = await client.queueCancel(name, id);
       process.stderr.write(outcome === 'ALREADY_COMPLETED'
@@ -112,26 +112,6 @@ async function invokeQueued(client: KilnClient, name: string, endpoint: string, 
   } finally {
     process.off('SIGINT', onInterrupt);
   }
-}
-
-const POLL_MS = 250;
-
-/**
- * Follows the status stream; should it end before COMPLETED (a proxy cutting long streams),
- * polls instead. False when `signal` aborted first.
- */
-async function waitForCompletion(client: KilnClient, name: string, id: string, onStatus: (status: QueueStatus) => void, signal: AbortSignal): Promise<boolean> {
-  let last = await client.followQueueStatus(name, id, onStatus, signal);
-  while (!signal.aborted && last?.status !== 'COMPLETED') {
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    if (signal.aborted) break;
-    last = await client.queueStatus(name, id, { signal }).catch((error: unknown) => {
-      if (signal.aborted) return last;
-      throw error;
-    });
-    if (last) onStatus(last);
-  }
-  return !signal.aborted;
 }
 
 /** Prints a status line each time the status or queue position changes. */

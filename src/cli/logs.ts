@@ -1,12 +1,14 @@
 /**
  * `kiln logs NAME`: the app's log records, every runner's interleaved in time order, as
- * `TIME RUNNER STREAM TEXT`. With -f it keeps following until Ctrl-C; --json prints one record
- * per line (NDJSON), following or not.
+ * `TIME RUNNER STREAM TEXT`. With -f it keeps following until Ctrl-C, across runtime restarts (it
+ * waits for the runtime and resumes after the last line shown); --json prints one record per line
+ * (NDJSON), following or not.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { type FollowState, followLogsAcrossRestarts } from '../client';
 import type { LogQuery, LogRecord } from '../shared/api';
 import { connect } from './connection';
-import { EXIT, parseCount } from './failures';
+import { parseCount } from './failures';
 import { formatLogRecord, runnerColumnWidth, styleFor } from './format';
 
 interface LogsOptions {
@@ -45,13 +47,35 @@ export function registerLogs(program: Command): void {
       }
       // Following: the runner column widens as longer runner ids appear.
       let width = runnerColumnWidth([]);
-      await client.followLogs(name, query, (record) => {
+      let first = true;
+      await followLogsAcrossRestarts(name, query, (record) => {
         width = Math.max(width, runnerColumnWidth([record]));
         print(record, width);
+      }, {
+        // The runtime found at the start, then whichever runs for the data directory (or KILN_URL) by then.
+        connect: async () => {
+          if (!first) return connect(command);
+          first = false;
+          return client;
+        },
+        signal: new AbortController().signal,
+        onState: reportConnection(),
       });
-      process.stderr.write('kiln: the runtime ended the log stream: the app was deleted or the runtime stopped\n');
-      process.exitCode = EXIT.failed;
     });
+}
+
+/** Says on stderr when the runtime goes away and when the tail picks up again: once each, not per retry. */
+function reportConnection(): (state: FollowState) => void {
+  let lost = false;
+  return (state) => {
+    if (state.state === 'waiting' && !lost) {
+      lost = true;
+      process.stderr.write(`kiln: lost the runtime (${state.reason}); following again once it is back (Ctrl-C to stop)\n`);
+    } else if (state.state === 'open' && lost) {
+      lost = false;
+      process.stderr.write('kiln: the runtime is back; following on from the last line shown\n');
+    }
+  };
 }
 
 function filtered(options: LogsOptions): boolean {

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerCheck } from './check';
 import { registerDelete } from './delete';
 import { registerDeploy } from './deploy';
+import { registerDev } from './dev';
 import { registerExport } from './export';
 import { exitCodeFor, reportFailure } from './failures';
 import { registerInvoke } from './invoke';
@@ -31,6 +32,7 @@ Exit codes: 0 ok, 1 the operation failed, 2 bad usage or unreadable input, 3 no 
 
 registerCheck(program);
 registerDeploy(program);
+registerDev(program);
 registerList(program);
 registerInvoke(program);
 registerLogs(program);

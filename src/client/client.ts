@@ -17,8 +17,10 @@ import type {
   LogRecord,
   QueueStatus,
   QueueSubmitResponse,
+  RuntimeEventRecord,
   ScaleRequest,
   SecretInfo,
+  UsageResponse,
   VolumeInfo,
 } from '../shared/api';
 import { DeployCancelledError, DeployFailedError, KilnApiError, RuntimeUnreachableError } from './errors';
@@ -32,6 +34,12 @@ export interface KilnClientOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
+}
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Called once the runtime has answered and the stream is open. */
+  onOpen?: () => void;
 }
 
 export interface DeployOptions extends CallOptions {
@@ -51,6 +59,9 @@ export interface InvokeResult {
 }
 
 export type QueueCancelStatus = 'CANCELLATION_REQUESTED' | 'ALREADY_COMPLETED';
+
+/** How often a queued request's status is read when its stream ended before it completed. */
+const QUEUE_POLL_MS = 250;
 
 /** How long a cancelled deploy may take to report that it stopped before we stop waiting. */
 const CANCEL_CONFIRM_MS = 15_000;
@@ -184,9 +195,21 @@ export class KilnClient {
    * Streams the app's log records (the backlog the query selects, then new ones) until the
    * runtime ends the stream or `signal` aborts; both resolve.
    */
-  async followLogs(name: string, query: Omit<LogQuery, 'follow'>, onRecord: (record: LogRecord) => void, signal?: AbortSignal): Promise<void> {
+  async followLogs(name: string, query: Omit<LogQuery, 'follow'>, onRecord: (record: LogRecord) => void, options: StreamOptions = {}): Promise<void> {
     const path = `/v1/apps/${segment(name)}/logs${queryString({ ...query, follow: true })}`;
-    await this.stream(path, onRecord, signal);
+    await this.stream(path, onRecord, options);
+  }
+
+  // ---- events and usage ---------------------------------------------------------------------
+
+  /** Streams what happens on the runtime until it ends the stream or `signal` aborts; both resolve. */
+  async followEvents(onEvent: (event: RuntimeEventRecord) => void, options: StreamOptions = {}): Promise<void> {
+    await this.stream('/v1/events', onEvent, options);
+  }
+
+  /** Requests, latency, runners and cost per app and minute since `since` (ISO, or "1h", "24h"). */
+  usage(since: string, options?: CallOptions): Promise<UsageResponse> {
+    return this.json('GET', `/v1/usage?since=${encodeURIComponent(since)}`, options);
   }
 
   // ---- invocation ---------------------------------------------------------------------------
@@ -208,13 +231,32 @@ export class KilnClient {
    * Streams a queued request's status until it completes; resolves with the last status seen
    * (COMPLETED unless the stream ended early or `signal` aborted).
    */
-  async followQueueStatus(app: string, requestId: string, onStatus: (status: QueueStatus) => void, signal?: AbortSignal): Promise<QueueStatus | undefined> {
+  async followQueueStatus(app: string, requestId: string, onStatus: (status: QueueStatus) => void, { signal, logs = false }: CallOptions & { logs?: boolean } = {}): Promise<QueueStatus | undefined> {
     let last: QueueStatus | undefined;
-    await this.stream<QueueStatus>(`${requestPath(app, requestId)}/status/stream`, (status) => {
+    await this.stream<QueueStatus>(`${requestPath(app, requestId)}/status/stream${logs ? '?logs=1' : ''}`, (status) => {
       last = status;
       onStatus(status);
-    }, signal);
+    }, { signal });
     return last;
+  }
+
+  /**
+   * Follows a queued request to COMPLETED: the status stream, then polling should the stream
+   * end early (a proxy cutting long streams). False when `signal` aborted first.
+   */
+  async waitForQueued(app: string, requestId: string, onStatus: (status: QueueStatus) => void,
+    { signal, logs = false }: CallOptions & { logs?: boolean } = {}): Promise<boolean> {
+    let last = await this.followQueueStatus(app, requestId, onStatus, { signal, logs });
+    while (!signal?.aborted && last?.status !== 'COMPLETED') {
+      await new Promise((resolve) => setTimeout(resolve, QUEUE_POLL_MS));
+      if (signal?.aborted) break;
+      last = await this.queueStatus(app, requestId, { signal, logs }).catch((error: unknown) => {
+        if (signal?.aborted) return last;
+        throw error;
+      });
+      if (last) onStatus(last);
+    }
+    return !signal?.aborted;
   }
 
   /** A completed request's output, or its error with the status it failed with. */
@@ -290,9 +332,10 @@ export class KilnClient {
   }
 
   /** Reads an SSE route to its end; an abort of `signal` ends it quietly. */
-  private async stream<T>(path: string, onEvent: (event: T) => void, signal?: AbortSignal): Promise<void> {
+  private async stream<T>(path: string, onEvent: (event: T) => void, { signal, onOpen }: StreamOptions = {}): Promise<void> {
     try {
       const response = await this.checked('GET', path, { accept: 'text/event-stream', signal });
+      onOpen?.();
       await readJsonEvents<T>(response.body!, onEvent);
     } catch (error) {
       if (signal?.aborted) return;

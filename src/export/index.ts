@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { collectSources } from '../client/sources';
-import { checkTree, createPythonParser, locatedProblems } from '../pyparse';
+import { AppFileError, checkAppFile, locatedProblems } from '../pyparse';
 import { checkManifests, type ManifestProblem } from './check';
 import { CONTEXT, containerfile, DOCKERIGNORE } from './containerfile';
 import { type Manifest, manifestsFor } from './manifests';
@@ -59,32 +59,17 @@ function harnessFiles(folder: string, prefix = ''): Record<string, string> {
 
 /** The App's validated configuration, read from its source alone. */
 async function readConfig(file: string, className: string | undefined) {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ExportError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  const { checked, chosen } = await checkAppFile(file, className).catch((error: unknown) => {
+    throw error instanceof AppFileError ? new ExportError(error.message) : error;
+  });
+  const { validation } = chosen;
+  if (!validation.config) {
+    const errors = locatedProblems({ file: checked.file, apps: [chosen] })
+      .filter(({ problem }) => problem.severity === 'error')
+      .map(({ problem, range }) => `  ${file}:${range.start.line + 1}:${range.start.character + 1}: ${problem.code} ${problem.message}`);
+    throw new ExportError(`${chosen.app.className} has configuration errors; fix them first:\n${errors.join('\n')}`);
   }
-  const parser = await createPythonParser();
-  const tree = parser.parse(source)!;
-  try {
-    const checked = checkTree(tree);
-    const names = checked.apps.map(({ app }) => app.className);
-    if (!names.length) throw new ExportError(`${file} defines no fal.App class (a class deriving from fal.App, in a file that imports fal)`);
-    const chosen = className ? checked.apps.filter(({ app }) => app.className === className) : checked.apps;
-    if (!chosen.length) throw new ExportError(`${file} has no fal.App class named ${className}; it defines ${names.join(', ')}`);
-    if (chosen.length > 1) throw new ExportError(`${file} defines ${names.join(', ')}; choose one as ${file}::${names[0]}`);
-    const { validation } = chosen[0]!;
-    if (!validation.config) {
-      const errors = locatedProblems({ file: checked.file, apps: chosen })
-        .filter(({ problem }) => problem.severity === 'error')
-        .map(({ problem, range }) => `  ${file}:${range.start.line + 1}:${range.start.character + 1}: ${problem.code} ${problem.message}`);
-      throw new ExportError(`${chosen[0]!.app.className} has configuration errors; fix them first:\n${errors.join('\n')}`);
-    }
-    return validation.config;
-  } finally {
-    tree.delete();
-  }
+  return validation.config;
 }
 
 export function renderManifests(manifests: Manifest[]): string {

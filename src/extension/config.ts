@@ -1,4 +1,4 @@
-/** The only place that reads Kiln's settings. */
+/** The only place that reads (and writes) Kiln's settings. */
 import * as vscode from 'vscode';
 import type { ServerSettings } from '../shared/protocol';
 
@@ -16,4 +16,33 @@ export function affectsServer(event: vscode.ConfigurationChangeEvent): boolean {
 /** The interpreter apps are deployed with; undefined leaves the choice to the runtime. */
 export function runtimePython(): string | undefined {
   return section().get<string>('python.path')?.trim() || undefined;
+}
+
+export interface RuntimeSettings {
+  /** Start the bundled runtime when something needs one and none runs. */
+  autoStart: boolean;
+  /** A remote runtime's URL; undefined means the bundled runtime on this machine. */
+  url: string | undefined;
+}
+
+export function runtimeSettings(): RuntimeSettings {
+  return {
+    autoStart: section().get<boolean>('runtime.autoStart', true),
+    url: section().get<string>('runtime.url')?.trim().replace(/\/+$/, '') || undefined,
+  };
+}
+
+/** Whether a configuration change touches which runtime the extension talks to. */
+export function affectsRuntime(event: vscode.ConfigurationChangeEvent): boolean {
+  return event.affectsConfiguration('kiln.runtime') || event.affectsConfiguration('kiln.python');
+}
+
+/** Remembers the remote runtime to use (for this user, in every workspace); undefined goes back to the bundled one. */
+export async function setRuntimeUrl(url: string | undefined): Promise<void> {
+  await section().update('runtime.url', url, vscode.ConfigurationTarget.Global);
+}
+
+/** How many lines a log view keeps before dropping the oldest. */
+export function logMaxLines(): number {
+  return Math.max(100, section().get<number>('logs.maxLines', 5000));
 }

@@ -1,27 +1,39 @@
 /**
- * One object owns everything the extension holds: the language client, the output channel and
- * the commands. Commands are registered once and keep working (or say why not) while the
- * language server restarts.
+ * One object owns everything the extension holds: the language client, the output channel, the
+ * runtime connection and the model of what it serves, and the commands. Commands are registered
+ * once and keep working (or say why not) while the language server restarts or the runtime is
+ * away. Each feature lives in a room of its own (features.ts lists them) and registers itself here.
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { type AppTarget, COMMANDS, type EndpointTarget, SETTINGS_NOTIFICATION } from '../shared/protocol';
-import { affectsServer, serverSettings } from './config';
-import { deployApp } from './deployCommand';
-import { exportForKubernetes } from './exportCommand';
-import { invokeEndpoint, RESPONSE_SCHEME, ResponseDocuments } from './invokeCommand';
+import { DOCUMENT_APPS_REQUEST, type DocumentApp, type DocumentAppsParams, SETTINGS_NOTIFICATION } from '../shared/protocol';
+import { affectsRuntime, affectsServer, serverSettings } from './config';
+import { RuntimeConnection, RuntimeUnavailableError } from './connection';
+import { DeployDiagnostics } from './deployDiagnostics';
+import { FEATURES } from './features';
 import { createLanguageClient } from './languageClient';
-import { RuntimeConnection } from './runtimeConnection';
+import { RuntimeModel } from './model';
+import { AppSources } from './targets';
 
 export class KilnContext implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel('Kiln', { log: true });
+  /** Deploys' steps and the build output of pip, the import and setup(), one deploy after another. */
+  readonly deployLog = vscode.window.createOutputChannel('Kiln Deploy');
+  /** Failed deploys, at the lines they name; deploys and hot reload share them. */
+  readonly deployDiagnostics = new DeployDiagnostics();
+  readonly connection: RuntimeConnection;
+  readonly model: RuntimeModel;
+  /** Which file each app deployed from this workspace came from. */
+  readonly sources: AppSources;
   private client: LanguageClient | undefined;
-  readonly runtime: RuntimeConnection;
-  private readonly responses = new ResponseDocuments();
-  private readonly disposables: vscode.Disposable[] = [this.output, this.responses];
+  private clientStarting: Promise<void> | undefined;
+  private readonly disposables: vscode.Disposable[] = [this.output, this.deployLog, this.deployDiagnostics];
 
-  constructor(private readonly extension: vscode.ExtensionContext) {
-    this.runtime = new RuntimeConnection(extension, this.output);
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.connection = new RuntimeConnection(extension, this.output);
+    this.model = new RuntimeModel(this.connection, this.output);
+    this.sources = new AppSources(extension.workspaceState);
+    this.disposables.push(this.connection, this.model);
   }
 
   async start(): Promise<void> {
@@ -29,36 +41,64 @@ export class KilnContext implements vscode.Disposable {
       vscode.window.showInformationMessage(`Kiln ${this.extension.extension.packageJSON.version}`));
     this.registerCommand('kiln.showOutput', () => this.output.show());
     this.registerCommand('kiln.restartServer', () => this.restartServer());
-    this.registerCommand(COMMANDS.deploy, (target: AppTarget) => this.reportErrors(() => deployApp(target, this.runtime, this.output)));
-    this.registerCommand(COMMANDS.invoke, (target: EndpointTarget, input?: Record<string, unknown>) =>
-      this.reportErrors(() => invokeEndpoint(target, input, this.runtime, this.responses, this.output)));
-    this.registerCommand('kiln.exportForKubernetes', (target?: AppTarget | vscode.Uri) => this.reportErrors(() => exportForKubernetes(target, this.output)));
-    this.disposables.push(vscode.workspace.registerTextDocumentContentProvider(RESPONSE_SCHEME, this.responses));
-    this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
+    for (const register of FEATURES) register(this);
+    this.subscribe(vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsServer(event)) void this.client?.sendNotification(SETTINGS_NOTIFICATION, serverSettings());
+      if (affectsRuntime(event)) this.connection.watchRuntime();
     }));
-    await this.startServer();
+    this.connection.watchRuntime();
+    // The language server starts in the background: activation (and every command) is ready
+    // before it is, and whatever needs it waits for it (documentApps).
+    void this.startServer().catch((error: unknown) => this.output.error(`The Kiln language server did not start: ${(error as Error).message}`));
   }
 
-  private registerCommand(id: string, run: (...args: any[]) => unknown): void {
-    this.disposables.push(vscode.commands.registerCommand(id, run));
+  subscribe(...disposables: vscode.Disposable[]): void {
+    this.disposables.push(...disposables);
   }
 
-  /** A command that fails says so in a notification and the output, never only in a console. */
+  /** Per-workspace storage that outlives VS Code restarts. */
+  get memento(): vscode.Memento {
+    return this.extension.workspaceState;
+  }
+
+  /**
+   * Registers a command whose failures are told to the user: a notification (with the action
+   * that fixes a runtime that is away) and the output, never only a console.
+   */
+  registerCommand(id: string, run: (...args: any[]) => unknown): void {
+    this.disposables.push(vscode.commands.registerCommand(id, (...args: unknown[]) => this.reportErrors(() => Promise.resolve(run(...args)))));
+  }
+
   private async reportErrors<T>(run: () => Promise<T>): Promise<T | undefined> {
     try {
       return await run();
     } catch (error) {
       const message = (error as Error).message;
       this.output.error(message);
-      void vscode.window.showErrorMessage(`Kiln: ${message}`, 'Show Output').then((choice) => choice && this.output.show());
+      const fix = error instanceof RuntimeUnavailableError ? error.fix : undefined;
+      const actions = fix ? [fix.title, 'Show Output'] : ['Show Output'];
+      void vscode.window.showErrorMessage(`Kiln: ${message}`, ...actions).then((choice) => {
+        if (choice === 'Show Output') this.output.show();
+        else if (fix && choice === fix.title) void vscode.commands.executeCommand(fix.command, ...(fix.arguments ?? []));
+      });
       return undefined;
     }
   }
 
+  /** The fal.Apps of a document, as the language server reads them (it opens the file if it must). */
+  async documentApps(uri: vscode.Uri): Promise<DocumentApp[]> {
+    const document = await vscode.workspace.openTextDocument(uri);
+    if (document.languageId !== 'python') return [];
+    await this.clientStarting?.catch(() => undefined);
+    if (!this.client?.isRunning()) throw new Error('the Kiln language server is not running: run "Kiln: Restart Language Server" (the Kiln output says why it stopped)');
+    const params: DocumentAppsParams = { uri: this.client.code2ProtocolConverter.asUri(document.uri) };
+    return this.client.sendRequest<DocumentApp[]>(DOCUMENT_APPS_REQUEST, params);
+  }
+
   private async startServer(): Promise<void> {
     this.client = createLanguageClient(this.extension, this.output);
-    await this.client.start();
+    this.clientStarting = this.client.start();
+    await this.clientStarting;
   }
 
   private async restartServer(): Promise<void> {

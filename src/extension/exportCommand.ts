@@ -7,6 +7,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { checkExport, type ExportTarget, exportApp, writeExport } from '../export';
 import type { AppTarget } from '../shared/protocol';
+import type { KilnContext } from './ctx';
 
 const TARGETS: (vscode.QuickPickItem & { target: ExportTarget })[] = [
   { label: 'Knative Serving', target: 'knative', detail: 'A serving.knative.dev/v1 Service: scale to zero, concurrency-based autoscaling, revisions' },
@@ -52,4 +53,8 @@ export async function exportForKubernetes(target: AppTarget | vscode.Uri | undef
   void vscode.window.showInformationMessage(`Kiln: exported to ${path.relative(root, dir)}: ${summary}.`, 'Show Output')
     .then((choice) => choice && output.show());
   return dir;
+}
+
+export function registerExport(ctx: KilnContext): void {
+  ctx.registerCommand('kiln.exportForKubernetes', (target?: AppTarget | vscode.Uri) => exportForKubernetes(target, ctx.output));
 }

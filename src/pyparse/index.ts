@@ -7,3 +7,4 @@ export * from './range';
 export * from './values';
 export * from './check';
 export * from './shift';
+export * from './appFile';

@@ -10,6 +10,7 @@ import type { AppDetail, AppState, AppSummary, EndpointInfo, ScaleRequest, Scale
 import type { AppRecord, RevisionRecord, StateStore } from './deploys/store';
 import { reportFault } from './faults';
 import { compileInputValidator, type FieldError, type InputValidator } from './http/inputs';
+import type { EventBus } from './observability/events';
 import type { RuntimeLimits } from './limits';
 import type { LogStore } from './observability/logs';
 import type { Metrics } from './observability/metrics';
@@ -18,6 +19,7 @@ import type { RunnerLauncher } from './runners/launch';
 import { RunnerStarter } from './runners/starter';
 import type { TemplateProcess } from './runners/template';
 import { type InvokeOutcome, type PendingRequest, RevisionPool } from './runners/pool';
+import type { Runner } from './runners/runner';
 
 /** An error with the HTTP status and fal-shaped detail the API answers with. */
 export class HttpError extends Error {
@@ -53,6 +55,7 @@ export interface AppManagerDeps {
   gpus: GpuAllocator;
   launcher: RunnerLauncher;
   metrics: Metrics;
+  events: EventBus;
   cpuRunnerLimit: number;
   /** Fork runners from warm templates (else every runner is a fresh process). */
   templates: boolean;
@@ -110,7 +113,13 @@ export class AppManager {
       gpus: this.deps.gpus,
       cpuRunnerLimit: this.deps.cpuRunnerLimit,
       defaultRequestTimeoutS: this.deps.limits.defaultRequestTimeoutS,
-      starter,
+      // What starts a runner also tells the event stream, so watchers see runners come and go.
+      starter: {
+        start: (id, placement, maxMultiplexing) => this.announced(revision, starter.start(id, placement, maxMultiplexing)),
+        close: () => starter.close(),
+        get info() { return starter.info; },
+        get prepared() { return starter.prepared; },
+      },
       coldStart: (ms) => this.deps.metrics.coldStart(revision.app, ms),
       meter: (usd) => {
         const serving = this.apps.get(revision.app);
@@ -119,6 +128,15 @@ export class AppManager {
         this.deps.store.saveApp(serving.record);
       },
     });
+  }
+
+  /** Publishes a runner's start, readiness and exit as events; returns it. */
+  private announced(revision: RevisionRecord, runner: Runner): Runner {
+    const named = { app: revision.app, revision: revision.revision, runner: runner.id };
+    this.deps.events.publish({ type: 'runner.started', ...named });
+    void runner.ready.then(() => this.deps.events.publish({ type: 'runner.ready', ...named, coldStartMs: runner.coldStartMs }), () => undefined);
+    void runner.exit.then(() => this.deps.events.publish({ type: 'runner.stopped', ...named }));
+    return runner;
   }
 
   /** Puts a pool in front of traffic; the one it replaces drains. */
@@ -245,6 +263,7 @@ export class AppManager {
     serving.record = { ...serving.record, scaleOverrides: overrides, updatedAt: new Date().toISOString() };
     this.deps.store.saveApp(serving.record);
     serving.live.setScale(scale);
+    this.deps.events.publish({ type: 'app.scaled', app: name, scale });
     return this.detail(name);
   }
 
@@ -260,6 +279,7 @@ export class AppManager {
     this.deps.store.deleteApp(name);
     rmSync(this.deps.launcher.filesDirOf(name), { recursive: true, force: true });
     this.deps.logs.delete(name);
+    this.deps.events.publish({ type: 'app.deleted', app: name });
   }
 
   async stopAll(): Promise<void> {

@@ -17,6 +17,7 @@ import { reportFault } from './faults';
 import { QueueManager } from './http/queue';
 import { buildServer } from './http/server';
 import { DEFAULT_LIMITS, MAX_JSON_DEPTH_SETTING, type RuntimeLimits } from './limits';
+import { EventBus } from './observability/events';
 import { LogStore } from './observability/logs';
 import { Metrics } from './observability/metrics';
 import { detectGpus, GpuAllocator } from './runners/gpu';
@@ -164,7 +165,8 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   let url = '';
   const publicUrl = () => url;
-  const secrets = new SecretStore(path.join(options.dataDir, 'secrets.json'), path.join(options.dataDir, 'secrets.key'));
+  const events = new EventBus();
+  const secrets = new SecretStore(path.join(options.dataDir, 'secrets.json'), path.join(options.dataDir, 'secrets.key'), events);
   const redact = (text: string) => secrets.redact(text);
   const logs = new LogStore(path.join(options.dataDir, 'logs'), redact);
   const volumes = new VolumeStore(path.join(options.dataDir, 'volumes'));
@@ -176,13 +178,13 @@ async function main(): Promise<void> {
     socketDir: socketDir(options.dataDir), maxJsonDepth: options.limits.maxJsonDepth,
   });
   let apps!: AppManager;
-  const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })));
+  const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })), path.join(options.dataDir, 'usage.jsonl'));
   apps = new AppManager({
-    store, logs, gpus: gpuAllocator, launcher, metrics, cpuRunnerLimit: options.maxCpuRunners, templates: options.templates,
+    store, logs, gpus: gpuAllocator, launcher, metrics, events, cpuRunnerLimit: options.maxCpuRunners, templates: options.templates,
     limits: options.limits, publicUrl, redact,
   });
   const deployer = new Deployer({
-    apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs,
+    apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs, events,
     stagingDir: path.join(options.dataDir, 'staging'), defaultPython: options.python,
   });
   const queue = new QueueManager(path.join(options.dataDir, 'queue'), apps, logs, publicUrl);
@@ -199,6 +201,7 @@ async function main(): Promise<void> {
     process.stdout.write('Stopping: runners finish their requests and run teardown.\n');
     await apps.stopAll();
     await server.close();
+    metrics.usage.close();
     logs.close();
     // Only our own file: another runtime may have taken the data directory since.
     if (readRuntimeInfo(options.dataDir)?.pid === process.pid) rmSync(runtimeInfoPath(options.dataDir), { force: true });
@@ -209,7 +212,7 @@ async function main(): Promise<void> {
     reportFault('stopping the runtime', error);
     process.exit(1);
   });
-  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, filesDir, limits: options.limits, health, shutdown: () => void stop() });
+  const server = buildServer({ token, apps, deployer, queue, logs, secrets, volumes, metrics, events, filesDir, limits: options.limits, health, shutdown: () => void stop() });
 
   try {
     await server.listen({ host: options.host, port: options.port });
@@ -227,6 +230,7 @@ async function main(): Promise<void> {
 
   apps.restore();
   queue.restore();
+  metrics.usage.start();
   const info: RuntimeInfo = { url, token, pid: process.pid, dataDir: options.dataDir, version: KILN_VERSION, startedAt };
   writeJsonAtomic(runtimeInfoPath(options.dataDir), info, 0o600);
 

@@ -6,10 +6,12 @@ import {
   createConnection, type InitializeResult, ProposedFeatures, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { createPythonParser } from '../pyparse';
-import { DEFAULT_SERVER_SETTINGS, type ServerSettings, SETTINGS_NOTIFICATION } from '../shared/protocol';
+import {
+  DEFAULT_SERVER_SETTINGS, DOCUMENT_APPS_REQUEST, type DocumentApp, type DocumentAppsParams, type ServerSettings, SETTINGS_NOTIFICATION,
+} from '../shared/protocol';
 import { type Analysis, AnalysisCache } from './analysis';
 import { codeActionsFor } from './codeActions';
-import { codeLensesFor } from './codeLens';
+import { codeLensesFor, documentApps } from './codeLens';
 import { completionsAt } from './completion';
 import { diagnosticsFor } from './diagnostics';
 import { hoverAt } from './hover';
@@ -77,6 +79,10 @@ connection.onCodeAction(({ textDocument, context }) => {
 connection.onCodeLens(({ textDocument }) => {
   const analysis = falAnalysis(textDocument.uri);
   return analysis ? codeLensesFor(analysis) : [];
+});
+connection.onRequest(DOCUMENT_APPS_REQUEST, ({ uri }: DocumentAppsParams): DocumentApp[] => {
+  const analysis = falAnalysis(uri);
+  return analysis ? documentApps(analysis) : [];
 });
 connection.languages.inlayHint.on(({ textDocument, range }) => {
   const analysis = falAnalysis(textDocument.uri);

@@ -206,6 +206,53 @@ export interface VolumeInfo {
   apps: string[];
 }
 
+// ---- events and usage ------------------------------------------------------------------------
+
+/**
+ * What happens on the runtime, as `GET /v1/events` streams it (server-sent events, one JSON
+ * object each). Watchers (the editor's apps view, its status bar) refetch what an event names
+ * instead of polling.
+ */
+export type RuntimeEvent =
+  | { type: 'deploy.started'; deployId: string; app: string | null }
+  | { type: 'deploy.finished'; deployId: string; app: string | null; ok: boolean; revision?: number; error?: string }
+  | { type: 'app.deployed'; app: string; revision: number }
+  | { type: 'app.deleted'; app: string }
+  | { type: 'app.scaled'; app: string; scale: ScaleSettings }
+  | { type: 'runner.started'; app: string; revision: number; runner: string }
+  | { type: 'runner.ready'; app: string; revision: number; runner: string; coldStartMs: number | null }
+  | { type: 'runner.stopped'; app: string; revision: number; runner: string }
+  | { type: 'secret.set'; name: string }
+  | { type: 'secret.unset'; name: string };
+
+/** An event as sent: numbered in the order the runtime published them since it started. */
+export type RuntimeEventRecord = RuntimeEvent & { seq: number; time: string };
+
+/**
+ * One app's use of one minute (`time` is the minute's start): requests answered and how long
+ * they took, runners at the end of the minute, and the app's cost so far (cumulative).
+ */
+export interface UsageSample {
+  time: string;
+  app: string;
+  requests: number;
+  errors: number;
+  /** Latency percentiles of the minute's requests, arrival to answer; null with no requests. */
+  p50Ms: number | null;
+  p95Ms: number | null;
+  runners: number;
+  costUsd: number;
+}
+
+/** `GET /v1/usage?since=ISO`: the minutes since then, the current one (partial) last. */
+export interface UsageResponse {
+  stepSeconds: number;
+  since: string;
+  samples: UsageSample[];
+  /** What each app cost from `since` until now, deleted apps included. */
+  costSince: { app: string; usd: number }[];
+}
+
 // ---- queue (fal's shapes) -------------------------------------------------------------------
 
 export interface QueueSubmitResponse {

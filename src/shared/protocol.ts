@@ -28,6 +28,19 @@ export interface EndpointTarget extends AppTarget {
   parameters: { name: string; annotation: string | null; hasDefault: boolean }[];
 }
 
+/** An App in an open document, with its endpoints: what the editor's commands act on. */
+export interface DocumentApp extends AppTarget {
+  /** 0-based line of the class statement. */
+  line: number;
+  endpoints: EndpointTarget[];
+}
+
+/** Request, client -> server: the Apps in an open document (none when it does not import fal). */
+export const DOCUMENT_APPS_REQUEST = 'kiln/documentApps';
+export interface DocumentAppsParams {
+  uri: string;
+}
+
 /** Commands the server's CodeLenses invoke; the client registers them. */
 export const COMMANDS = {
   deploy: 'kiln.deploy',

@@ -4,7 +4,7 @@
  * (bench-results.json at the repository root, or --out). Targets are reported, never asserted.
  *
  *   npm run bench                          # all groups, about 3 minutes
- *   npm run bench -- --only editor         # editor | serving | cold | soak, comma-separated
+ *   npm run bench -- --only editor         # editor | serving | cold | soak | dev, comma-separated
  *   npm run bench -- --long                # longer sampling and load runs
  *   npm run bench -- --duration 30 --out /tmp/bench.json
  */
@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { COLD_TARGETS, type ColdStartResults, coldStartTables, runColdStartBench } from './coldStart';
+import { DEV_MODE_TARGET_MS, type DevModeResults, devModeTable, runDevModeBench } from './devMode';
 import { EDITOR_TARGETS, type EditorResults, editorTables, runEditorBench } from './editor';
 import { defaultLoadTool, type LoadTool, wrkAvailable, wrkVersion } from './load';
 import { Resources } from './resources';
@@ -22,11 +23,11 @@ import { runSoakBench, SOAK_TARGETS, type SoakResults, soakTable } from './soak'
 import { renderTable, type Table } from './table';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const GROUPS = ['editor', 'serving', 'cold', 'soak'] as const;
+const GROUPS = ['editor', 'serving', 'cold', 'soak', 'dev'] as const;
 type Group = (typeof GROUPS)[number];
 
 const USAGE = `Usage: npm run bench -- [options]
-  --only GROUPS            editor, serving, cold, soak (comma-separated; default all)
+  --only GROUPS            editor, serving, cold, soak, dev (comma-separated; default all)
   --out PATH               where the JSON goes (default bench-results.json at the repository root)
   --long                   5x the editor sampling, 30 s / 15 s (5 rounds) load runs, 10 cold starts
   --duration S             seconds of the throughput load run (default 10)
@@ -35,7 +36,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --warmup S               seconds of load before each server's measured runs (default 2)
   --connections N          connections of the throughput run (default 16)
   --threads N              wrk threads of the throughput run (default 2)
-  --cold-runs N            cold starts to time (default 5)
+  --cold-runs N            cold starts to time (default 5), and hot-reload saves (dev)
   --soak-duration S        seconds of the soak's steady load (default 60)
   --soak-connections N     connections of the soak's load (default 4)
   --python PATH            interpreter for the runtime's workers and the floors (default /usr/bin/python3)
@@ -179,6 +180,7 @@ interface Results {
   serving?: ServingResults | GroupFailure;
   coldStart?: ColdStartResults | GroupFailure;
   soak?: SoakResults | GroupFailure;
+  devMode?: DevModeResults | GroupFailure;
 }
 
 /** Set on Ctrl-C: the groups still running fail as their processes go, and nothing more is reported. */
@@ -240,6 +242,10 @@ async function main(): Promise<void> {
         python: options.python, tool: options.tool, durationS: options.soakDurationS, connections: options.soakConnections, sampleEveryS: 5,
       }, resources), (result) => [soakTable(result)]);
     }
+    if (options.groups.includes('dev') && !interrupted) {
+      results.devMode = await attempt('hot reload', () => runDevModeBench({ python: options.python, runs: options.coldRuns }, resources),
+        (result) => [devModeTable(result)]);
+    }
   } finally {
     await resources.releaseAll();
   }
@@ -254,7 +260,7 @@ async function main(): Promise<void> {
     durationS: (finished.getTime() - started.getTime()) / 1000,
     machine,
     options,
-    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, coldStart: COLD_TARGETS, soak: SOAK_TARGETS },
+    targets: { editor: EDITOR_TARGETS, serving: SERVING_TARGETS, coldStart: COLD_TARGETS, soak: SOAK_TARGETS, devMode: { saveToLiveMs: DEV_MODE_TARGET_MS } },
     results,
   };
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -8,16 +8,16 @@
 //   KILN_E2E_KEEP=1   keep the run's temp folder (workspace, logs) even when every scenario passes
 //   KILN_CACHE_DIR    where code-server is installed (<repo>/.cache)
 //   KILN_CHROMIUM     the Chromium to drive (/usr/bin/chromium)
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cleanups, parseGrep, seconds } from '../support/launcher.mjs';
 import { openWorkbench, repoRoot, startCodeServer } from '../support/codeServer.mjs';
 import { stopRuntime } from '../support/stopRuntime.mjs';
+import { prepareWorkspace } from '../support/workspace.mjs';
 import { scenarios } from './scenarios.mjs';
 import { Workbench } from './workbench.mjs';
 
-const fixtureWorkspace = path.join(repoRoot, 'test/fixtures/workspace');
 const screenshotDir = path.join(repoRoot, 'test-results/e2e');
 // A fresh profile opens a walkthrough that takes the focus; the rest keeps the screen to what is tested.
 const userSettings = {
@@ -27,6 +27,8 @@ const userSettings = {
   'git.enabled': false,
   // code-server offers to forward the runtime's port in a toast that would cover Kiln's.
   'remote.autoForwardPorts': false,
+  // Debian's Python sees numpy, which the text-to-image example draws with.
+  'kiln.python.path': '/usr/bin/python3',
 };
 
 const options = parseGrep('test:e2e');
@@ -50,7 +52,7 @@ async function main() {
     else rmSync(runDir, { recursive: true, force: true });
   });
   const workspace = path.join(runDir, 'workspace');
-  cpSync(fixtureWorkspace, workspace, { recursive: true });
+  prepareWorkspace(workspace);
   const kilnHome = path.join(runDir, 'kiln-home');
   addCleanup(() => stopRuntime(kilnHome));
   rmSync(screenshotDir, { recursive: true, force: true });
@@ -82,7 +84,7 @@ async function main() {
     const begun = Date.now();
     camera.prefix = `${index + 1}`;
     try {
-      await scenario.run({ ui, shot: (name) => camera.shoot(name) });
+      await scenario.run({ ui, shot: (name) => camera.shoot(name), kilnHome });
       console.log(`✔ ${index + 1}. ${scenario.title} (${seconds(begun)})`);
     } catch (error) {
       // Stopping closes the browser under the scenario; that is no failure of Kiln's.

@@ -2,6 +2,8 @@
 // files it needs itself; they run in this order, since the completion edits good_app.py after
 // the hover has read it and the quick fix edits bad_config.py after the Problems view has.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { serverTimeoutMs, uiTimeoutMs, until } from './workbench.mjs';
 
 /** What Kiln reports on bad_config.py, in the order the Problems view sorts it (errors first, then by line). */
@@ -125,7 +127,7 @@ export const scenarios = [
     },
   },
   {
-    title: 'the Deploy lens deploys deploy_me.py, and the Invoke lens calls /greet and shows the response beside the code',
+    title: 'the Deploy lens deploys deploy_me.py, and Invoke with Last Input asks each input and shows the response beside the code',
     async run({ ui, shot }) {
       await ui.openFile('deploy_me.py');
       await ui.codeLens('Deploy').click({ timeout: serverTimeoutMs });
@@ -134,8 +136,10 @@ export const scenarios = [
       // The first deploy starts the runtime, then a Python worker: on a loaded machine, a while.
       await ui.notification(/editor-hello revision 1 is live at http:\/\/127\.0\.0\.1:\d+\/editor-hello/).waitFor({ timeout: 60_000 });
       await shot('deploy-live');
+      assert.ok(await ui.notification(/editor-hello revision 1 is live/).locator('.monaco-button', { hasText: 'Open Tester' }).isVisible(),
+        'the live notification offers the tester');
 
-      await ui.codeLens('Invoke /greet').click();
+      await ui.runCommand('Kiln: Invoke with Last Input');
       assert.match(await ui.inputBoxAsking(/^name: str\b/), /^name: str \(Press 'Enter' to confirm/);
       await ui.keyboard.type('Ada');
       await ui.keyboard.press('Enter');
@@ -157,6 +161,218 @@ export const scenarios = [
       assert.ok(await ui.editorOf('deploy_me.py').isVisible(), 'deploy_me.py should stay visible beside the response');
       assert.ok(await ui.page.locator('.editor-group-container.active .tab.active', { hasText: 'deploy_me.py' }).isVisible(),
         'deploy_me.py should keep the focus');
+      await ui.keyboard.press('Control+K');
+      await ui.keyboard.press('Control+W');
+    },
+  },
+  {
+    title: 'Kiln: Deploy App from the Command Palette deploys the App in the active editor',
+    async run({ ui, shot }) {
+      // The Problems view has had its turn: the editor gets the room.
+      if (await ui.page.locator('.markers-panel').isVisible()) await ui.keyboard.press('Control+J');
+      await ui.openFile('text_to_image.py');
+      await ui.goTo(24, 1);
+      await ui.kilnHasRead();
+      await ui.runCommand('Kiln: Deploy App');
+      await ui.notification(/Deploying text-to-image/).waitFor({ timeout: uiTimeoutMs });
+      await ui.notification(/text-to-image revision 1 is live at http:\/\/127\.0\.0\.1:\d+\/text-to-image/).waitFor({ timeout: 60_000 });
+      await shot('palette-deploy-live');
+    },
+  },
+  {
+    title: 'the app appears in the Kiln view with its state, endpoints and runners, and the status bar counts it',
+    async run({ ui, shot }) {
+      await ui.kilnView();
+      const app = ui.treeRow('text-to-image');
+      await app.waitFor({ timeout: uiTimeoutMs });
+      await until(() => app.innerText(), (text) => /live · r1 · GPU-A100 · \$/.test(plain(text)), {
+        describe: (text) => `the app's row read ${JSON.stringify(text)}`,
+      });
+      if ((await app.getAttribute('aria-expanded')) !== 'true') await app.click();
+      await ui.treeRow('/generate').waitFor({ timeout: uiTimeoutMs });
+      await ui.treeRow('Runners').waitFor({ timeout: uiTimeoutMs });
+      await until(() => ui.page.locator('.pane-body .monaco-list-row', { hasText: /^text-to-image-r1-/ }).count(), (count) => count === 1, {
+        describe: (count) => `the view listed ${count} runners of text-to-image`,
+      });
+      await ui.statusItem(/2 apps · \d runners? · \$[\d.]+ today/).waitFor({ timeout: uiTimeoutMs });
+      await shot('apps-view');
+    },
+  },
+  {
+    title: 'the tester opens from the ▶ Invoke lens, builds its form from the input schema, sends, and shows the image inline',
+    async run({ ui, shot }) {
+      await ui.openFile('text_to_image.py');
+      await ui.goTo(60, 5);
+      const page = ui.webview();
+      const prompt = page.locator('vscode-textfield[name="prompt"]');
+      // Scrolling makes VS Code ask for the lenses again; a click on a lens it replaced meanwhile
+      // does nothing (its log says "Actual command not found"), and a person clicks again.
+      await until(async () => {
+        await ui.codeLens('Invoke /generate').click({ timeout: serverTimeoutMs });
+        return prompt.waitFor({ timeout: 5_000 }).then(() => true, () => false);
+      }, (opened) => opened, { timeoutMs: serverTimeoutMs, describe: () => 'the tester did not open from the Invoke /generate lens' });
+      assert.equal(await page.locator('vscode-textfield[name="steps"] input').getAttribute('placeholder'), 'default: 30');
+      await prompt.locator('input').fill('a red fox');
+      await page.locator('vscode-textfield[name="steps"] input').fill('6');
+      await ui.clearNotifications();
+      await shot('tester-form');
+      await page.locator('vscode-button.send').click();
+      await page.locator('.status-ok', { hasText: '200' }).waitFor({ timeout: 60_000 });
+      const image = page.locator('.json-image img');
+      await image.waitFor({ timeout: uiTimeoutMs });
+      assert.ok(await image.evaluate((element) => element.naturalWidth) === 40, 'the picture is 16 + 4 x 6 pixels wide');
+      assert.match(await page.locator('.timing').innerText(), /total \d/);
+      assert.match(await page.locator('.timing').innerText(), /execution \d/);
+      assert.match(await page.locator('.cost').innerText(), /^≈ \$0\.0/);
+      await shot('tester-response');
+
+      // The same through fal's queue API: the request is queued, runs, and answers the same way.
+      await page.locator('vscode-radio.mode-queue').click();
+      await page.locator('vscode-button.send').click();
+      await page.locator('.response-meta', { hasText: /^queue · .*request [\w-]+$/ }).waitFor({ timeout: 60_000 });
+      await page.locator('.json-image img').waitFor({ timeout: uiTimeoutMs });
+
+      // Another endpoint, from the Kiln view: the same tab shows it, and a queued request shows the
+      // lines the app printed for it.
+      await ui.kilnView();
+      const app = ui.treeRow('editor-hello');
+      if ((await app.getAttribute('aria-expanded')) !== 'true') await app.click();
+      await ui.treeRow('/greet').click();
+      await page.locator('vscode-textfield[name="name"]').waitFor({ timeout: uiTimeoutMs });
+      assert.equal(await ui.page.locator('.tab', { hasText: /^Test / }).count(), 1, 'one tester tab, reused');
+      await page.locator('vscode-textfield[name="name"] input').fill('Queue');
+      await page.locator('vscode-button.send').click();
+      await page.locator('.queue-log', { hasText: 'greeting Queue' }).waitFor({ timeout: 60_000 });
+      await page.locator('.json-string', { hasText: '"Hello, Queue!"' }).waitFor({ timeout: uiTimeoutMs });
+      await shot('tester-queued-logs');
+      await page.locator('vscode-radio.mode-sync').click();
+      // Back to text-to-image, whose drafts the tester kept.
+      await ui.treeRow('/generate').click();
+      await page.locator('vscode-textfield[name="prompt"] input').waitFor({ timeout: uiTimeoutMs });
+      assert.equal(await page.locator('vscode-textfield[name="prompt"] input').inputValue(), 'a red fox');
+    },
+  },
+  {
+    title: 'the log tail shows the app\'s print output and keeps going across a runtime restart',
+    async run({ ui, shot, kilnHome }) {
+      // The log opens in the first editor group, where the code is, not beside it with the tester.
+      await ui.keyboard.press('Control+1');
+      await ui.kilnView();
+      const app = ui.treeRow('text-to-image');
+      await app.hover();
+      await app.locator('.action-label[aria-label="Tail Logs"]').click();
+      const log = ui.editorOf('text-to-image.log');
+      await until(() => log.isVisible().then((visible) => (visible ? ui.lines(log) : [])), (lines) => lines.some((line) => /stdout +TextToImage model ready on/.test(line)), {
+        describe: (lines) => `the log tail showed ${JSON.stringify(lines)}`,
+      });
+      await ui.statusItem(/Tailing text-to-image/).waitFor({ timeout: uiTimeoutMs });
+      await shot('log-tail');
+
+      // The runtime dies: the status bar says so, and offers to start it again.
+      const { pid } = JSON.parse(readFileSync(path.join(kilnHome, 'runtime.json'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      await ui.statusItem(/Kiln: no runtime/).waitFor({ timeout: uiTimeoutMs });
+      await ui.statusItem(/Tailing text-to-image: waiting for the runtime/).waitFor({ timeout: uiTimeoutMs });
+      await shot('runtime-down');
+      await ui.statusItem(/Kiln: no runtime/).click();
+      await ui.statusItem(/\d apps? · \d runners? ·/).waitFor({ timeout: 60_000 });
+      await ui.statusItem(/Tailing text-to-image$/).waitFor({ timeout: uiTimeoutMs });
+      // A request after the restart cold-starts a runner, whose setup() prints again.
+      await ui.page.locator('.tab', { hasText: 'Test text-to-image/generate' }).click();
+      await ui.webview().locator('vscode-button.send').click();
+      await ui.webview().locator('.status-ok', { hasText: '200' }).waitFor({ timeout: 60_000 });
+      await ui.page.locator('.tab', { hasText: 'text-to-image.log' }).click();
+      const lines = await until(() => ui.lines(log), (shown) => shown.filter((line) => /TextToImage model ready on/.test(line)).length === 2, {
+        timeoutMs: 60_000,
+        describe: (shown) => `the tail did not show the new runner's setup after the restart: ${JSON.stringify(shown)}`,
+      });
+      // The log's group takes the width (the tester shares it otherwise), so the lines read whole.
+      await ui.runCommand('View: Toggle Maximize Editor Group');
+      await shot('log-tail-after-restart');
+      await ui.runCommand('View: Toggle Maximize Editor Group');
+      const runners = lines.filter((line) => /TextToImage model ready on/.test(line)).map((line) => /(text-to-image-r1-\w{6})/.exec(line)?.[1]);
+      assert.equal(new Set(runners).size, 2, `one setup line per runner, none repeated: ${JSON.stringify(lines)}`);
+
+      // No tab shows the log any more: the tail ends.
+      await ui.page.locator('.tab', { hasText: 'text-to-image.log' }).locator('.codicon-close').click();
+      await ui.statusItem(/Tailing text-to-image/).waitFor({ state: 'detached', timeout: uiTimeoutMs });
+    },
+  },
+  {
+    title: 'Run with Hot Reload deploys a dev copy and redeploys it on save',
+    async run({ ui, shot }) {
+      await ui.openFile('deploy_me.py');
+      await ui.kilnHasRead();
+      await ui.runCommand('Kiln: Run with Hot Reload');
+      await ui.statusItem(/editor-hello-dev r1: live in \d+ ms/).waitFor({ timeout: 60_000 });
+      await ui.keyboard.press('Control+Home');
+      await ui.keyboard.type('# edited while hot reload runs\n');
+      await ui.keyboard.press('Control+S');
+      await ui.statusItem(/editor-hello-dev r2: live in \d+ ms/).waitFor({ timeout: 60_000 });
+      await shot('hot-reload-redeployed');
+      // Take the line out again: the file is as it was, and that too is a save to deploy.
+      await ui.keyboard.press('Control+Home');
+      await ui.keyboard.press('Control+Shift+K');
+      await ui.keyboard.press('Control+S');
+      await ui.statusItem(/editor-hello-dev r3: live in \d+ ms/).waitFor({ timeout: 60_000 });
+      await ui.statusItem(/editor-hello-dev r3/).click();
+      await ui.statusItem(/editor-hello-dev/).waitFor({ state: 'detached', timeout: uiTimeoutMs });
+      await ui.kilnView();
+      await ui.treeRow('editor-hello-dev').waitFor({ state: 'detached', timeout: uiTimeoutMs });
+    },
+  },
+  {
+    title: 'the usage dashboard charts requests, latency, runners and cost per app',
+    async run({ ui, shot }) {
+      // One webview on screen: the tester beside it would make two.
+      await ui.runCommand('View: Close All Editors');
+      await ui.runCommand('Kiln: Open Usage Dashboard');
+      const page = ui.webview();
+      await page.locator('.card-title', { hasText: 'text-to-image' }).waitFor({ timeout: uiTimeoutMs });
+      assert.equal(await page.locator('.chart canvas').count(), 4, 'four charts');
+      await ui.clearNotifications();
+      await shot('usage-dashboard');
+      await ui.keyboard.press('Control+W');
+    },
+  },
+  {
+    title: 'Delete App… from the view\'s context menu asks, then removes the app',
+    async run({ ui, shot }) {
+      await ui.kilnView();
+      const app = ui.treeRow('text-to-image');
+      await app.click({ button: 'right' });
+      // The menu takes clicks once the mouse has moved, as a person's does on the way to the entry.
+      const item = ui.contextMenuItem('Delete App…');
+      const box = await item.boundingBox();
+      await ui.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 4 });
+      await item.click();
+      await ui.dialogButton('Delete').waitFor({ timeout: uiTimeoutMs });
+      await shot('delete-confirm');
+      await ui.dialogButton('Delete').click();
+      await app.waitFor({ state: 'detached', timeout: uiTimeoutMs });
+      await shot('deleted');
+    },
+  },
+  {
+    title: 'the walkthrough leads from an empty folder to the first response',
+    async run({ ui, shot }) {
+      await ui.runCommand('Welcome: Open Walkthrough...');
+      await ui.quickInput.locator('.monaco-list-row', { hasText: 'Get started with Kiln' }).click();
+      const page = ui.page.locator('.gettingStartedContainer');
+      for (const step of ['Create an app', 'Deploy it', 'Call it', 'Watch its logs', 'Reload on save', 'Watch what it costs']) {
+        await page.locator('.step-title', { hasText: step }).waitFor({ timeout: uiTimeoutMs });
+      }
+      await page.locator('.getting-started-step.expanded', { hasText: 'New App…' }).waitFor({ timeout: uiTimeoutMs });
+      // Without the side bar the walkthrough has the width to show each step's page beside it.
+      await ui.keyboard.press('Control+B');
+      await page.locator('.getting-started-media').waitFor({ timeout: uiTimeoutMs }).catch(() => {});
+      await shot('walkthrough');
+      await ui.keyboard.press('Control+B');
     },
   },
 ];
+
+/** Text as the workbench renders it, with its non-breaking spaces read as spaces. */
+function plain(text) {
+  return text.replace(/\u00a0/g, ' ').replace(/\s+/g, ' ');
+}

@@ -159,6 +159,56 @@ export class Workbench {
     return this.page.locator('.notifications-toasts .notification-toast.notification-fade-in-done', { hasText: pattern });
   }
 
+  /** F1, the command's title, Enter: runs a command from the Command Palette as a person does. */
+  async runCommand(title) {
+    await this.keyboard.press('F1');
+    await this.quickInput.locator('input').waitFor({ timeout: uiTimeoutMs });
+    await this.keyboard.type(title);
+    await this.quickInput.locator('.monaco-list-row.focused', { hasText: title }).waitFor({ timeout: uiTimeoutMs });
+    await this.keyboard.press('Enter');
+  }
+
+  /** Clicks the Kiln icon in the activity bar (unless its view shows) and returns the view's tree. */
+  async kilnView() {
+    const view = this.page.locator('.pane', { has: this.page.locator('.pane-header', { hasText: /^\s*Apps/ }) });
+    if (!(await view.locator('.monaco-list').isVisible().catch(() => false))) {
+      await this.page.locator('.activitybar .action-item a[aria-label^="Kiln"]').click();
+    }
+    await view.locator('.pane-body').waitFor({ timeout: uiTimeoutMs });
+    return view;
+  }
+
+  /** The Kiln view's row whose label is `label` (its description aside). */
+  treeRow(label) {
+    return this.page.locator('.pane-body .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) });
+  }
+
+  /** Closes every notification toast, so a screenshot shows what is under them. */
+  async clearNotifications() {
+    await this.runCommand('Notifications: Clear All Notifications');
+    await this.page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'detached', timeout: uiTimeoutMs }).catch(() => {});
+  }
+
+  /** The status bar item whose text matches `pattern`. */
+  statusItem(pattern) {
+    return this.page.locator('.statusbar-item', { hasText: pattern });
+  }
+
+  /** The page of the webview that shows now (the tester, the dashboard): VS Code nests it in two frames. */
+  webview() {
+    return this.page.locator('iframe.webview.ready').filter({ visible: true }).contentFrame().locator('#active-frame').contentFrame();
+  }
+
+  /** The entry `title` of the context menu open now. */
+  contextMenuItem(title) {
+    return this.page.locator('.context-view .action-item', { hasText: new RegExp(`^${escapeRegExp(title)}`) });
+  }
+
+  /** The button `title` of the modal dialog open now. */
+  dialogButton(title) {
+    return this.page.locator('.monaco-dialog-box .monaco-button', { hasText: new RegExp(`^${escapeRegExp(title)}$`) });
+  }
+
   /** The input box's prompt, once an input box shows one matching `pattern`. */
   async inputBoxAsking(pattern) {
     const prompt = this.quickInput.locator('.quick-input-message', { hasText: pattern });

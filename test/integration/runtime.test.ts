@@ -82,7 +82,7 @@ describe('deploy, invoke, logs, redeploy, delete', () => {
   it('streams new log lines to a follower', async () => {
     const controller = new AbortController();
     const seen: string[] = [];
-    const following = runtime.client.followLogs('hello', { tail: 0 }, (record) => seen.push(record.text), controller.signal).catch(() => undefined);
+    const following = runtime.client.followLogs('hello', { tail: 0 }, (record) => seen.push(record.text), { signal: controller.signal }).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 200));
     await runtime.client.invoke('hello', '/greet', { name: 'Follower' });
     await waitFor('the followed line', () => (seen.includes('greeting Follower') ? true : undefined));

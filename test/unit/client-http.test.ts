@@ -163,7 +163,7 @@ describe('KilnClient', () => {
       await client.followLogs('hello', { runner: 'r-1' }, (line) => {
         seen.push(line.seq);
         if (seen.length === 2) controller.abort();
-      }, controller.signal);
+      }, { signal: controller.signal });
       assert.deepEqual(seen, [1, 2]);
     });
   });

@@ -12,17 +12,17 @@
 //   KILN_TEST_KEEP=1        leave code-server running after the suite, until Ctrl-C
 //   KILN_CACHE_DIR          where code-server and desktop VS Code downloads live (<repo>/.cache)
 import * as esbuild from 'esbuild';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cleanups, parseGrep, seconds } from '../support/launcher.mjs';
 import { codeServerInstallDir, openWorkbench, repoRoot, startCodeServer } from '../support/codeServer.mjs';
 import { stopRuntime } from '../support/stopRuntime.mjs';
+import { prepareWorkspace } from '../support/workspace.mjs';
 
 const suiteDir = path.join(repoRoot, 'test/vscode/suite');
 const outDir = path.join(repoRoot, 'out/test/vscode');
 const extensionTestsPath = path.join(outDir, 'index.js');
-const fixtureWorkspace = path.join(repoRoot, 'test/fixtures/workspace');
 
 const options = parseGrep('test:vscode');
 const keep = process.env.KILN_TEST_KEEP === '1';
@@ -61,7 +61,7 @@ async function main() {
     }
   });
   const workspace = path.join(runDir, 'workspace');
-  cpSync(fixtureWorkspace, workspace, { recursive: true });
+  prepareWorkspace(workspace);
   // The extension starts a runtime of its own there, detached: it outlives VS Code, so stop it here.
   const kilnHome = path.join(runDir, 'kiln-home');
   process.env.KILN_HOME = kilnHome;

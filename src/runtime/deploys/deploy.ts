@@ -21,6 +21,7 @@ import {
 import { checkTree, type CheckedApp, createPythonParser, findOption, rangeOfTarget } from '../../pyparse';
 import type { DeployError, DeployEvent, DeployRequest, DeployStep, StartsInfo } from '../../shared/api';
 import { type AppManager, HttpError, scaleOf } from '../apps';
+import type { EventBus } from '../observability/events';
 import type { LogStore } from '../observability/logs';
 import type { RunnerLauncher, WorkerSpec } from '../runners/launch';
 import { DEFAULT_STARTUP_TIMEOUT_S, type InvokeOutcome, type RevisionPool } from '../runners/pool';
@@ -83,6 +84,7 @@ export interface DeployerDeps {
   environments: EnvironmentStore;
   launcher: RunnerLauncher;
   logs: LogStore;
+  events: EventBus;
   stagingDir: string;
   defaultPython: string;
 }
@@ -197,6 +199,7 @@ export class Deployer {
     };
     try {
       emit({ type: 'started', deployId, app: request.name ?? null });
+      this.deps.events.publish({ type: 'deploy.started', deployId, app: request.name ?? null });
       enter('validate', 'checking the upload and the configuration');
       const sourceDir = path.join(staging, 'src');
       this.stage(request, sourceDir);
@@ -316,6 +319,8 @@ export class Deployer {
       }
       unlock();
       emit({ type: 'done', app: this.deps.apps.detail(appName) });
+      this.deps.events.publish({ type: 'app.deployed', app: appName, revision: revisionNumber });
+      this.deps.events.publish({ type: 'deploy.finished', deployId, app: appName, ok: true, revision: revisionNumber });
       return 200;
     } catch (error) {
       const failure = error instanceof DeployFailure ? error
@@ -326,6 +331,7 @@ export class Deployer {
           text: `Deploy failed at ${failure.step}: ${failure.error.message}${failure.error.file ? ` (${failure.error.file}:${failure.error.line ?? '?'})` : ''}` });
       }
       emit({ type: 'failed', step: failure.step, error: failure.error });
+      this.deps.events.publish({ type: 'deploy.finished', deployId, app: appName, ok: false, error: failure.error.message });
       return failure.status;
     } finally {
       this.running.delete(deployId);

@@ -11,16 +11,18 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { APP_NAME_PATTERN, MACHINE_TYPES, RESERVED_APP_NAMES } from '../../appconfig';
-import { type DeployEvent, type DeployRequest, type HealthResponse, INVOKE_HEADERS, type LogQuery, type ScaleRequest } from '../../shared/api';
+import { type DeployEvent, type DeployRequest, type HealthResponse, INVOKE_HEADERS, type LogQuery, type LogRecord, type ScaleRequest } from '../../shared/api';
 import { type AppManager, HttpError } from '../apps';
 import type { Deployer } from '../deploys/deploy';
 import { reportFault } from '../faults';
 import { nestingExceeds, type RuntimeLimits } from '../limits';
+import type { EventBus } from '../observability/events';
 import type { LogStore } from '../observability/logs';
 import type { Metrics } from '../observability/metrics';
 import type { InvokeOutcome } from '../runners/pool';
 import type { SecretStore } from '../state/secrets';
 import type { VolumeStore } from '../state/volumes';
+import { registerMonitoring } from './monitoring';
 import type { QueueManager } from './queue';
 
 export interface ServerDeps {
@@ -32,6 +34,7 @@ export interface ServerDeps {
   secrets: SecretStore;
   volumes: VolumeStore;
   metrics: Metrics;
+  events: EventBus;
   filesDir: string;
   limits: RuntimeLimits;
   health(): HealthResponse;
@@ -55,7 +58,7 @@ function tokenMatches(header: string | undefined, token: Buffer): boolean {
 const MAX_UNREAD_EVENT_BYTES = 8 * 1024 * 1024;
 
 /** Starts a server-sent event stream on a raw reply; returns the function that sends one event. */
-function openEventStream(request: FastifyRequest, reply: FastifyReply): (data: unknown) => void {
+export function openEventStream(request: FastifyRequest, reply: FastifyReply): (data: unknown) => void {
   reply.hijack();
   reply.raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -239,6 +242,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ detail: `Nothing at ${request.method} ${request.url}.` }));
 
   registerManagement(server, deps);
+  registerMonitoring(server, deps);
   registerInvocation(server, deps);
   return server;
 }
@@ -289,16 +293,25 @@ function registerManagement(server: FastifyInstance, deps: ServerDeps): void {
       const value = query[key];
       if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new HttpError(400, `${key} must be a whole number.`);
     }
+    const following = follow === '1' || follow === 'true';
+    // A follower listens before the backlog is read, so a line written meanwhile is neither lost
+    // nor sent twice: it waits here and goes out after the backlog unless the backlog had it.
+    const early: LogRecord[] = [];
+    let deliver: ((record: LogRecord) => void) | undefined;
+    const stop = following ? deps.logs.follow(request.params.name, query, (record) => (deliver ? deliver(record) : early.push(record))) : undefined;
     let records;
     try {
       records = await deps.logs.query(request.params.name, query);
     } catch (error) {
+      stop?.();
       throw new HttpError(400, (error as Error).message);
     }
-    if (follow !== '1' && follow !== 'true') return { records };
+    if (!stop) return { records };
     const send = openEventStream(request, reply);
     records.forEach(send);
-    const stop = deps.logs.follow(request.params.name, query, send);
+    const sentUpTo = records.at(-1)?.seq ?? query.after ?? 0;
+    early.filter((record) => record.seq > sentUpTo).forEach(send);
+    deliver = send;
     const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
     reply.raw.on('close', () => {
       stop();

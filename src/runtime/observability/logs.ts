@@ -86,6 +86,11 @@ export class LogStore {
   private readonly apps = new Map<string, AppLog>();
   /** Kept apart from the files: following an app that has written nothing yet creates nothing. */
   private readonly followers = new Map<string, Set<Follower>>();
+  /**
+   * The last seq of each app deleted since the runtime started: an app deployed again under the
+   * same name numbers on from there, so a follower resuming after a seq misses none of its lines.
+   */
+  private readonly deletedSeq = new Map<string, number>();
 
   /** `redact` takes out what must never be stored: the secrets runners receive. */
   constructor(private readonly dir: string, private readonly redact: (text: string) => string) {
@@ -105,7 +110,7 @@ export class LogStore {
       file,
       stream: openLogFile(file),
       bytes,
-      seq: bytes > 0 ? lastSeq(file) : 0,
+      seq: bytes > 0 ? lastSeq(file) : this.deletedSeq.get(app) ?? 0,
       ring: [],
       ringIsComplete: bytes === 0,
     };
@@ -188,7 +193,10 @@ export class LogStore {
 
   /** Forgets an app's logs; its followers stay, so a new app of the same name is followed. */
   delete(app: string): void {
-    this.apps.get(app)?.stream.end();
+    const log = this.apps.get(app);
+    const seq = log?.seq ?? (existsSync(this.fileOf(app)) ? lastSeq(this.fileOf(app)) : 0);
+    if (seq > 0) this.deletedSeq.set(app, seq);
+    log?.stream.end();
     this.apps.delete(app);
     for (let index = 0; index <= ROTATED_FILES; index++) {
       rmSync(index === 0 ? this.fileOf(app) : `${this.fileOf(app)}.${index}`, { force: true });

@@ -1,6 +1,10 @@
-/** Prometheus metrics of the runtime, served at /v1/metrics. */
+/**
+ * Prometheus metrics of the runtime, served at /v1/metrics, and the per-minute history of the
+ * same requests, runners and costs that the editor's dashboard charts (usage.ts).
+ */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RevisionPool } from '../runners/pool';
+import { UsageHistory } from './usage';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -8,8 +12,17 @@ export class Metrics {
   private readonly duration: Histogram<'app'>;
   private readonly queueWait: Histogram<'app'>;
   private readonly coldStarts: Histogram<'app'>;
+  readonly usage: UsageHistory;
 
-  constructor(pools: () => RevisionPool[], costs: () => { app: string; usd: number }[]) {
+  constructor(pools: () => RevisionPool[], costs: () => { app: string; usd: number }[], usageFile: string) {
+    this.usage = new UsageHistory(usageFile, {
+      runners: () => {
+        const counts = new Map<string, number>();
+        for (const pool of pools()) counts.set(pool.app, (counts.get(pool.app) ?? 0) + pool.runners.size);
+        return counts;
+      },
+      costs,
+    });
     const registers = [this.registry];
     this.requests = new Counter({ name: 'kiln_requests_total', help: 'Invocations answered, by app and HTTP status.', labelNames: ['app', 'status'], registers });
     this.duration = new Histogram({
@@ -53,6 +66,7 @@ export class Metrics {
     this.requests.inc({ app, status: String(status) });
     this.duration.observe({ app }, seconds);
     this.queueWait.observe({ app }, queueSeconds);
+    this.usage.record(app, status, seconds * 1000);
   }
 
   coldStart(app: string, ms: number): void {

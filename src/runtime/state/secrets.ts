@@ -7,6 +7,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { ENV_NAME_PATTERN } from '../../appconfig';
 import type { SecretInfo } from '../../shared/api';
+import type { EventBus } from '../observability/events';
 import { writeFileAtomic } from './atomicFiles';
 
 interface SealedSecret {
@@ -25,7 +26,7 @@ export class SecretStore {
   /** The values, longest first (a secret containing another is redacted whole). */
   private plainValues: string[] = [];
 
-  constructor(private readonly file: string, keyFile: string) {
+  constructor(private readonly file: string, keyFile: string, private readonly events: EventBus) {
     if (!existsSync(keyFile)) writeFileAtomic(keyFile, randomBytes(32).toString('base64'), 0o600);
     this.key = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64');
     if (this.key.length !== 32) throw new Error(`${keyFile} is not a Kiln secrets key (32 bytes, base64); move it aside to start with no secrets`);
@@ -69,6 +70,7 @@ export class SecretStore {
     const updatedAt = new Date().toISOString();
     this.sealed = { ...this.sealed, [name]: { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64'), updatedAt } };
     this.save();
+    this.events.publish({ type: 'secret.set', name });
     return { name, updatedAt };
   }
 
@@ -77,6 +79,7 @@ export class SecretStore {
     const { [name]: _removed, ...rest } = this.sealed;
     this.sealed = rest;
     this.save();
+    this.events.publish({ type: 'secret.unset', name });
     return true;
   }
 

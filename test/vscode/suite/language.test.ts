@@ -146,7 +146,7 @@ describe('language features in the editor', () => {
       assert.equal(document.lineAt(12).text, '    ');
       const attributes = (await complete(document, new vscode.Position(12, 4))).map(labelOf).sort();
       assert.deepEqual(attributes, ['concurrency_buffer', 'env', 'max_multiplexing', 'num_gpus', 'request_timeout',
-        'secrets', 'startup_timeout', 'volumes']);
+        'secrets', 'snapshot_after_setup', 'startup_timeout', 'volumes']);
 
       await typeText(editor, new vscode.Position(12, 4), 'num_gpus = 9');
       assert.deepEqual(await eventually(() => seen(document), (list) => list.some((d) => d.code === 'invalid-num-gpus'),

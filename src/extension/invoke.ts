@@ -1,13 +1,17 @@
 /**
- * Invoke from a CodeLens: each input asked in an input box, typed by the parameter's hint, and
- * the response shown in a read-only document beside the code (reused, focus kept).
+ * "Invoke with Last Input", the quick path beside the tester: the endpoint is called again with
+ * the input last sent to it (from the tester or from here), or, the first time, with each input
+ * asked in an input box typed by the parameter's hint. The response shows in a read-only document
+ * beside the code (reused, focus kept).
  */
 import * as vscode from 'vscode';
-import { formatDetail, KilnApiError } from '../client';
+import { formatDetail } from '../client';
 import { INVOKE_HEADERS } from '../shared/api';
 import type { EndpointTarget } from '../shared/protocol';
-import { deployApp } from './deployCommand';
-import type { RuntimeConnection } from './runtimeConnection';
+import type { KilnContext } from './ctx';
+import { deployedOrOffered } from './deploy';
+import { resolveEndpoint } from './targets';
+import { TesterHistory } from './testerRequests';
 
 export const RESPONSE_SCHEME = 'kiln-response';
 
@@ -98,23 +102,7 @@ function isModelBody(target: EndpointTarget): boolean {
 }
 
 async function askInputs(target: EndpointTarget): Promise<Record<string, unknown> | undefined> {
-  if (isModelBody(target)) {
-    const text = await vscode.window.showInputBox({
-      title: `Invoke ${target.appName}${target.path}`,
-      prompt: `The request body: a JSON object for ${target.parameters[0]!.annotation}`,
-      value: '{}',
-      ignoreFocusOut: true,
-      validateInput: (value) => {
-        try {
-          const parsed = JSON.parse(value) as unknown;
-          return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? undefined : 'Enter a JSON object';
-        } catch {
-          return 'Enter a JSON object, such as {"prompt": "a fox"}';
-        }
-      },
-    });
-    return text === undefined ? undefined : JSON.parse(text) as Record<string, unknown>;
-  }
+  if (isModelBody(target)) return askBody(`Invoke ${target.appName}${target.path}`, `The request body: a JSON object for ${target.parameters[0]!.annotation}`);
   const input: Record<string, unknown> = {};
   for (const [index, parameter] of target.parameters.entries()) {
     const text = await vscode.window.showInputBox({
@@ -139,30 +127,50 @@ async function askInputs(target: EndpointTarget): Promise<Record<string, unknown
   return input;
 }
 
-export async function invokeEndpoint(
-  target: EndpointTarget, givenInput: Record<string, unknown> | undefined,
-  runtime: RuntimeConnection, responses: ResponseDocuments, output: vscode.LogOutputChannel,
-): Promise<vscode.TextDocument | undefined> {
-  const deployed = await runtime.run((client) => client.getApp(target.appName)).then(() => true, (error: unknown) => {
-    if (error instanceof KilnApiError && error.status === 404) return false;
-    throw error;
+/**
+ * One input box for a whole JSON body: for a pydantic model, or an endpoint named from the apps
+ * view, whose parameters the editor has not read.
+ */
+async function askBody(title: string, prompt: string): Promise<Record<string, unknown> | undefined> {
+  const text = await vscode.window.showInputBox({
+    title,
+    prompt,
+    value: '{}',
+    ignoreFocusOut: true,
+    validateInput: (value) => {
+      try {
+        const parsed = JSON.parse(value) as unknown;
+        return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? undefined : 'Enter a JSON object';
+      } catch {
+        return 'Enter a JSON object, such as {"prompt": "a fox"}';
+      }
+    },
   });
-  if (!deployed) {
-    const choice = await vscode.window.showInformationMessage(`${target.appName} is not deployed yet.`, 'Deploy and Invoke');
-    if (choice !== 'Deploy and Invoke') return undefined;
-    const { app } = await deployApp(target, runtime, output);
-    if (!app) return undefined;
-  }
-  const input = givenInput ?? await askInputs(target);
-  if (input === undefined) return undefined;
-  const response = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Window, title: `Invoking ${target.appName}${target.path}` },
-    () => runtime.run((client) => client.invoke(target.appName, target.path, input)),
-  );
-  const runner = response.headers[INVOKE_HEADERS.runner];
-  const summary = `// POST /${target.appName}${target.path === '/' ? '' : target.path} → ${response.status} in ${Math.round(response.durationMs)} ms`
-    + `${runner ? ` (runner ${runner}, revision ${response.headers[INVOKE_HEADERS.revision]})` : ''}`;
-  output.info(`${summary.slice(3)}`);
-  if (response.status >= 400) output.warn(`  ${formatDetail((response.body as { detail?: unknown } | null)?.detail ?? response.body)}`);
-  return responses.show(target.appName, target.path, `${summary}\n${JSON.stringify(response.body, null, 2)}\n`);
+  return text === undefined ? undefined : JSON.parse(text) as Record<string, unknown>;
+}
+
+export function registerInvoke(ctx: KilnContext): void {
+  const responses = new ResponseDocuments();
+  const history = new TesterHistory(ctx.memento);
+  ctx.subscribe(responses, vscode.workspace.registerTextDocumentContentProvider(RESPONSE_SCHEME, responses));
+  ctx.registerCommand('kiln.invokeWithLastInput', async (argument?: unknown, givenInput?: Record<string, unknown>) => {
+    const endpoint = await resolveEndpoint(ctx, argument, 'invoke');
+    if (!endpoint) return undefined;
+    const app = 'appName' in endpoint ? endpoint.appName : endpoint.app;
+    if ('uri' in endpoint && !(await deployedOrOffered(ctx, endpoint, 'Deploy and Invoke'))) return undefined;
+    const input = givenInput ?? history.lastInput(app, endpoint.path)
+      ?? await ('parameters' in endpoint ? askInputs(endpoint) : askBody(`Invoke ${app}${endpoint.path}`, 'The request body, as a JSON object'));
+    if (input === undefined) return undefined;
+    const response = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: `Invoking ${app}${endpoint.path}` },
+      () => ctx.connection.run((client) => client.invoke(app, endpoint.path, input)),
+    );
+    history.add(app, endpoint.path, { input, mode: 'sync', time: new Date().toISOString(), status: response.status, totalMs: response.durationMs });
+    const runner = response.headers[INVOKE_HEADERS.runner];
+    const summary = `// POST /${app}${endpoint.path === '/' ? '' : endpoint.path} → ${response.status} in ${Math.round(response.durationMs)} ms`
+      + `${runner ? ` (runner ${runner}, revision ${response.headers[INVOKE_HEADERS.revision]})` : ''}`;
+    ctx.output.info(`${summary.slice(3)}`);
+    if (response.status >= 400) ctx.output.warn(`  ${formatDetail((response.body as { detail?: unknown } | null)?.detail ?? response.body)}`);
+    return responses.show(app, endpoint.path, `${summary}\n// input: ${JSON.stringify(input)}\n${JSON.stringify(response.body, null, 2)}\n`);
+  });
 }
