@@ -32,6 +32,8 @@ const entries = [
   { entryPoints: { server: 'src/server/main.ts' } },
   { entryPoints: { runtime: 'src/runtime/main.ts' } },
   { entryPoints: { cli: 'src/cli/main.ts' }, banner: { js: `#!/usr/bin/env node\n${common.banner.js}` } },
+  // Loaded by the CLI and the extension only when an export runs (src/export/load.ts).
+  { entryPoints: { export: 'src/export/index.ts' } },
 ].map((entry) => ({ ...common, ...entry, outdir: 'dist' }));
 
 // The webviews run in VS Code's browser side: no Node, and a policy that loads only these files.

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { checkExport, EXPORT_TARGETS, ExportError, type ExportTarget, exportApp, writeExport } from '../export';
+import { loadExporter } from '../export/load';
+import { EXPORT_TARGETS, type ExportTarget } from '../export/mapping';
 import { splitTarget } from './deploy';
 import { EXIT, UsageError } from './failures';
 import { printJson, styleFor } from './format';
@@ -34,6 +35,7 @@ export function registerExport(program: Command): void {
     .option('--json', 'print what was written, the warnings and the check as JSON')
     .action(async (target: string, options: ExportCommandOptions) => {
       const { file, className } = splitTarget(target);
+      const { checkExport, ExportError, exportApp, writeExport } = loadExporter();
       let result;
       try {
         result = await exportApp(file, className, {

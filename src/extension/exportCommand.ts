@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { checkExport, type ExportTarget, exportApp, writeExport } from '../export';
+import { loadExporter } from '../export/load';
+import type { ExportTarget } from '../export/mapping';
 import type { AppTarget } from '../shared/protocol';
 import type { KilnContext } from './ctx';
 
@@ -36,6 +37,7 @@ export async function exportForKubernetes(target: AppTarget | vscode.Uri | undef
   if (image === undefined) return undefined;
 
   const file = app.uri.fsPath;
+  const { checkExport, exportApp, writeExport } = loadExporter();
   const result = await exportApp(file, app.className, { target: picked.target, ...(image.trim() ? { image: image.trim() } : {}) });
   const root = vscode.workspace.getWorkspaceFolder(app.uri)?.uri.fsPath ?? path.dirname(file);
   const dir = path.join(root, 'kiln-export', `${result.plan.name}-${picked.target}`);
