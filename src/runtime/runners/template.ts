@@ -53,8 +53,10 @@ class ForkedRunnerProcess implements RunnerProcess {
   private readonly messageListeners: ((message: WorkerMessage) => void)[] = [];
   private readonly outputListeners: ((stream: 'stdout' | 'stderr', line: string) => void)[] = [];
   private readonly exitListeners: ExitListener[] = [];
-  /** Connections not yet closed: the exit is reported once all have drained. */
+  /** Connections not yet closed: the exit is reported once all three came and drained. */
   private readonly openChannels = new Set<net.Socket>();
+  private channelsSeen = 0;
+  private drainOver = false;
   private exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private reported = false;
   private drainTimer: NodeJS.Timeout | undefined;
@@ -72,6 +74,7 @@ class ForkedRunnerProcess implements RunnerProcess {
   attach(channel: Channel, socket: net.Socket, rest: Buffer): void {
     socket.on('error', () => undefined);
     this.openChannels.add(socket);
+    this.channelsSeen++;
     let end = () => undefined as void;
     if (channel === 'frames') {
       this.frames = socket;
@@ -86,7 +89,6 @@ class ForkedRunnerProcess implements RunnerProcess {
       socket.on('data', (chunk: Buffer) => splitter.push(chunk));
       end = () => splitter.end();
     }
-    // What the runner said last (its failure, its last lines) is read before its exit is reported.
     socket.on('close', () => {
       end();
       this.openChannels.delete(socket);
@@ -132,13 +134,23 @@ class ForkedRunnerProcess implements RunnerProcess {
   exited(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exitStatus) return;
     this.exitStatus = { code, signal };
-    // A process the runner started may hold its stdout open: the exit does not wait on it long.
-    this.drainTimer = setTimeout(() => this.openChannels.forEach((socket) => socket.destroy()), OUTPUT_DRAIN_MS);
+    // A runner that died before it connected never will; a process it started may hold its
+    // stdout open: the exit does not wait on either for long.
+    this.drainTimer = setTimeout(() => {
+      this.drainOver = true;
+      this.openChannels.forEach((socket) => socket.destroy());
+      this.reportIfDone();
+    }, OUTPUT_DRAIN_MS);
     this.reportIfDone();
   }
 
+  /**
+   * Reports the exit once what the runner said last (a failed frame, its last lines) has been
+   * read: its three connections may still be on their way when the template reports the exit.
+   */
   private reportIfDone(): void {
-    if (!this.exitStatus || this.openChannels.size > 0 || this.reported) return;
+    const drained = this.channelsSeen === 3 && this.openChannels.size === 0;
+    if (!this.exitStatus || this.reported || !(drained || this.drainOver)) return;
     this.reported = true;
     clearTimeout(this.drainTimer);
     const { code, signal } = this.exitStatus;
