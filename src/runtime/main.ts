@@ -183,8 +183,11 @@ async function main(): Promise<void> {
     store, logs, gpus: gpuAllocator, launcher, metrics, events, cpuRunnerLimit: options.maxCpuRunners, templates: options.templates,
     limits: options.limits, publicUrl, redact,
   });
+  const environments = new EnvironmentStore(path.join(options.dataDir, 'envs'), harnessDir);
+  // Compiled before the first deploy, and before the templates of restored apps, need it.
+  if (python) await environments.compileHarness(python);
   const deployer = new Deployer({
-    apps, store, environments: new EnvironmentStore(path.join(options.dataDir, 'envs')), launcher, logs, events,
+    apps, store, environments, launcher, logs, events,
     stagingDir: path.join(options.dataDir, 'staging'), defaultPython: options.python,
   });
   const queue = new QueueManager(path.join(options.dataDir, 'queue'), apps, logs, publicUrl);

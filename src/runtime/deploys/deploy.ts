@@ -215,6 +215,7 @@ export class Deployer {
 
       enter('environment', statically.validation.settings.requirements.length
         ? `installing ${statically.validation.settings.requirements.length} requirement(s)` : 'no requirements: using the interpreter as it is');
+      await this.deps.environments.compileHarness(python);
       const environment = await this.deps.environments.prepare(python, statically.validation.settings.requirements,
         (text) => emit({ type: 'log', step: 'environment', text }), controller.signal)
         .catch((error: Error) => { throw new DeployFailure('environment', { message: error.message }); });

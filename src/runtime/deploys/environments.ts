@@ -109,9 +109,26 @@ interface Build {
 export class EnvironmentStore {
   /** One build per environment at a time; concurrent deploys of the same list share it. */
   private readonly building = new Map<string, Build>();
+  /** The harness compiled for each interpreter, once. */
+  private readonly compiled = new Map<string, Promise<void>>();
 
-  constructor(private readonly dir: string) {
+  constructor(private readonly dir: string, private readonly harnessDir: string) {
     mkdirSync(dir, { recursive: true });
+  }
+
+  /**
+   * The worker harness compiled to bytecode for an interpreter, once per interpreter: workers run
+   * with PYTHONDONTWRITEBYTECODE (their view of the harness is read-only anyway), so without it
+   * every template and fresh runner compiles the harness again, a third of a small app's start.
+   * Where the harness folder is not writable, workers compile it as before.
+   */
+  compileHarness(python: PythonInfo): Promise<void> {
+    let done = this.compiled.get(python.executable);
+    if (!done) {
+      done = run(python.executable, ['-m', 'compileall', '-q', this.harnessDir]).then(() => undefined, () => undefined);
+      this.compiled.set(python.executable, done);
+    }
+    return done;
   }
 
   keyOf(python: PythonInfo, requirements: string[]): string {
