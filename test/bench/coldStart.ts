@@ -10,6 +10,7 @@
  *   redeploy under steady load: 4 client loops, 2 redeploys; failures and who served what
  */
 import { spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { collectSources, type KilnClient } from '../../src/client';
 import type { DeployStep } from '../../src/shared/api';
@@ -351,6 +352,9 @@ export function coldStartTables(results: ColdStartResults): Table[] {
         '"forked": runners are forked from the revision\'s warm template; "fresh": a runtime started with --no-templates, every runner a new Python.',
         'First byte: the response\'s headers, as fetch sees them. Scaled to zero: keep_alive 0, and no runner left before each request.',
         burst ? `Burst: ${BURST} requests at once, max_concurrency ${BURST}, until the last answer; runners that served them: forked ${burst.runners.forked}, fresh ${burst.runners.fresh}.` : '',
+        burst && results.torchWarmRequest
+          ? `The burst's own work, ${BURST} warm /generate calls on ${os.cpus().length} cores, takes at least ${ms(BURST * results.torchWarmRequest.medianMs / os.cpus().length)} ms before any start.`
+          : '',
       ].filter(Boolean),
     },
     {

@@ -91,6 +91,9 @@ class RunnerConnection:
 
 @unittest.skipUnless(LINUX, "templates fork, and judge a process by Linux's /proc")
 class TemplateTestCase(WorkerTestCase):
+    def setUp(self) -> None:
+        self.forked_pids: Dict[str, int] = {}
+
     def template(self, app: str, env: Optional[Dict[str, str]] = None) -> Worker:
         class_name = {
             "hello.py": "HelloWorld", "thread_at_import.py": "ThreadAtImport", "file_at_import.py": "FileAtImport",
@@ -123,6 +126,7 @@ class TemplateTestCase(WorkerTestCase):
         self.addCleanup(connection.close)
         forked = worker.recv()
         self.assertEqual(forked, {"type": "forked", "runner": runner, "pid": forked["pid"]})
+        self.forked_pids[runner] = forked["pid"]
         return connection
 
     def exit_of(self, worker: Worker, runner: str) -> Dict[str, Any]:
@@ -173,6 +177,25 @@ class ForkTest(TemplateTestCase):
             self.assertEqual(self.exit_of(worker, runner), {"type": "runner-exit", "runner": runner, "code": 0, "signal": None})
             self.assertEqual(connection.output(), "echo called with %s\n" % runner, "its prints on its own stdout")
         self.assertEqual(worker.logs(), "", "the template itself printed nothing")
+
+    def test_the_next_runner_is_forked_before_its_order(self) -> None:
+        worker = self.template("hello.py")
+        self.verdict(worker)
+        listener = self.listener()
+        first = self.fork(worker, listener, "r-first")
+        first.ready()
+        children = "/proc/%d/task/%d/children" % (worker.process.pid, worker.process.pid)
+        deadline = time.monotonic() + 10
+        spares: "list[int]" = []
+        while not spares and time.monotonic() < deadline:
+            with open(children) as listing:
+                spares = [int(pid) for pid in listing.read().split()]
+            spares = [pid for pid in spares if pid != self.forked_pids["r-first"]]
+        self.assertEqual(len(spares), 1, "one child waits for the next order")
+        second = self.fork(worker, listener, "r-second")
+        self.assertEqual(self.forked_pids["r-second"], spares[0], "the order went to the child forked ahead")
+        second.ready()
+        self.assertEqual(second.invoke("/echo", {"text": "ahead"})["output"], {"text": "ahead"})
 
     def test_a_runner_killed_through_the_template_is_reported_with_its_signal(self) -> None:
         worker = self.template("hello.py")

@@ -20,6 +20,7 @@ stdout, its stderr), each connection opened by one line: `KILN-RUNNER <token> <c
 """
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -163,6 +164,9 @@ class Template:
         self.instance: Any = None  # the app, set up by a snapshot
         self.seeded: Set[str] = set()
         self._random_state: Any = None
+        # The next runner, forked ahead: its pid and the pipe its order goes down.
+        self._spare: Optional["tuple[int, int]"] = None
+        self._forked_once = False
 
     def run(self) -> int:
         hazards = fork_hazards(self.known_fds)
@@ -193,12 +197,14 @@ class Template:
         return 0
 
     def _handle_frames(self) -> bool:
-        """Handles one read's worth of frames (several fork orders may come at once); False to stop."""
+        """Handles one read's worth of frames (several fork orders may come at once), then forks
+        the next runner ahead; False to stop."""
         while True:
             message = self._read()
             if message is EOF or not self._handle(message):
                 return False
             if not self.reader.has_frame():
+                self._ensure_spare()
                 return True
 
     def _read(self) -> Any:
@@ -218,13 +224,16 @@ class Template:
         return any(signum in caught for signum in (signal.SIGTERM, signal.SIGINT))
 
     def _reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if self._spare is not None and self._spare[0] == pid:
+                os.close(self._spare[1])  # a spare that died unused: the next order forks anew
+                self._spare = None
             runner = self.children.pop(pid, None)
             if runner is None:
                 continue
@@ -280,29 +289,51 @@ class Template:
         if not isinstance(runner, str) or not isinstance(order.get("token"), str) or not isinstance(order.get("socket"), str):
             sys.stderr.write("kiln template: ignoring a fork order without runner, token and socket\n")
             return
+        pid, orders = self._spare if self._spare is not None else self._fork_child()
+        self._spare = None
+        _write_all(orders, json.dumps(order).encode())
+        os.close(orders)
+        self.children[pid] = runner
+        self.writer.send({"type": "forked", "runner": runner, "pid": pid})
+
+    def _ensure_spare(self) -> None:
+        """Forks the next runner ahead of its order: it waits, having run nothing, until an order
+        gives it its identity, so a cold start does not wait for the fork (tens of ms for a
+        process that holds torch)."""
+        if self._spare is None and self._forked_once:
+            self._spare = self._fork_child()
+
+    def _fork_child(self) -> "tuple[int, int]":
+        """A child that waits for its order on a pipe; (its pid, the pipe's write end)."""
+        self._forked_once = True
+        orders_read, orders_write = os.pipe()
         parent = os.getpid()
         random_state = self._random_state
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                code = self._become_runner(order, parent, random_state)
+                os.close(orders_write)
+                code = self._become_runner(orders_read, parent, random_state)
             except BaseException:
                 traceback.print_exc()
             finally:
                 exit_now(code)
-        self.children[pid] = runner
-        self.writer.send({"type": "forked", "runner": runner, "pid": pid})
+        os.close(orders_read)
+        return pid, orders_write
 
-    def _become_runner(self, order: Dict[str, Any], parent: int, random_state: Any) -> int:
-        """In the forked child: shed the template's descriptors and signal handling, take the
-        runner's own identity (channels, environment, random state), then serve."""
+    def _become_runner(self, orders: int, parent: int, random_state: Any) -> int:
+        """In the forked child: shed the template's descriptors and signal handling, wait for the
+        order, take the runner's own identity (channels, environment, random state), then serve."""
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
         for fd in (self.reader.fd, self.writer.fd, self._wakeup_read, self._wakeup_write):
             os.close(fd)
         _die_with_parent(parent)
+        order = _read_order(orders)
+        if order is None:
+            return 0  # the template stopped before this child had work
         path, token = order["socket"], order["token"]
         for fd, channel in ((1, "stdout"), (2, "stderr")):
             stream = _connect(path, token, channel)
@@ -331,6 +362,24 @@ class Template:
         finally:
             writer.close()
         return 1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_order(fd: int) -> Optional[Dict[str, Any]]:
+    """The order the template writes down the pipe and closes; None when it closed it empty."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return json.loads(b"".join(chunks)) if chunks else None
 
 
 def _reason(what: str, hazards: List[str]) -> Optional[str]:
