@@ -17,7 +17,7 @@ import time
 import unittest
 from typing import Any, Dict, Optional
 
-from test_worker import APPS, Worker, WorkerTestCase
+from test_worker import APPS, take_frame, Worker, WorkerTestCase
 
 LINUX = sys.platform.startswith("linux")
 
@@ -51,12 +51,9 @@ class RunnerConnection:
 
     def recv(self) -> Optional[Dict[str, Any]]:
         while True:
-            if len(self._buffer) >= 4:
-                (size,) = struct.unpack(">I", self._buffer[:4])
-                if len(self._buffer) >= 4 + size:
-                    payload = bytes(self._buffer[4 : 4 + size])
-                    del self._buffer[: 4 + size]
-                    return json.loads(payload)
+            frame = take_frame(self._buffer)
+            if frame is not None:
+                return frame
             chunk = self.channels["frames"].recv(1 << 16)
             if not chunk:
                 return None

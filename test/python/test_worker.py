@@ -38,6 +38,18 @@ def _has(module: str) -> bool:
         return False
 
 
+def take_frame(buffer: bytearray) -> Optional[Dict[str, Any]]:
+    """The first whole frame in `buffer`, taken out of it; None until one has arrived whole."""
+    if len(buffer) < 4:
+        return None
+    (size,) = struct.unpack(">I", buffer[:4])
+    if len(buffer) < 4 + size:
+        return None
+    payload = bytes(buffer[4 : 4 + size])
+    del buffer[: 4 + size]
+    return json.loads(payload)
+
+
 class Worker:
     """One worker process, with the runtime's ends of its pipes."""
 
@@ -131,12 +143,9 @@ class Worker:
     def _read_frame(self, timeout: float) -> Optional[Dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
-            if len(self._buffer) >= 4:
-                (size,) = struct.unpack(">I", self._buffer[:4])
-                if len(self._buffer) >= 4 + size:
-                    payload = bytes(self._buffer[4 : 4 + size])
-                    del self._buffer[: 4 + size]
-                    return json.loads(payload)
+            frame = take_frame(self._buffer)
+            if frame is not None:
+                return frame
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.from_worker], [], [], left)[0]:
                 raise AssertionError("no frame from the worker within %ss; its output:\n%s" % (timeout, self.logs()))
