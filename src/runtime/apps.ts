@@ -113,14 +113,8 @@ export class AppManager {
       gpus: this.deps.gpus,
       cpuRunnerLimit: this.deps.cpuRunnerLimit,
       defaultRequestTimeoutS: this.deps.limits.defaultRequestTimeoutS,
-      // What starts a runner also tells the event stream, so watchers see runners come and go.
-      starter: {
-        start: (id, placement, maxMultiplexing) => this.announced(revision, starter.start(id, placement, maxMultiplexing)),
-        close: () => starter.close(),
-        get info() { return starter.info; },
-        get prepared() { return starter.prepared; },
-      },
-      coldStart: (ms) => this.deps.metrics.coldStart(revision.app, ms),
+      starter,
+      started: (runner) => this.follow(revision, runner),
       meter: (usd) => {
         const serving = this.apps.get(revision.app);
         if (!serving) return;
@@ -130,13 +124,16 @@ export class AppManager {
     });
   }
 
-  /** Publishes a runner's start, readiness and exit as events; returns it. */
-  private announced(revision: RevisionRecord, runner: Runner): Runner {
+  /** A runner's start, readiness and exit, as events for watchers; its cold start, metered. */
+  private follow(revision: RevisionRecord, runner: Runner): void {
     const named = { app: revision.app, revision: revision.revision, runner: runner.id };
     this.deps.events.publish({ type: 'runner.started', ...named });
-    void runner.ready.then(() => this.deps.events.publish({ type: 'runner.ready', ...named, coldStartMs: runner.coldStartMs }), () => undefined);
-    void runner.exit.then(() => this.deps.events.publish({ type: 'runner.stopped', ...named }));
-    return runner;
+    runner.ready.then(() => {
+      this.deps.metrics.coldStart(revision.app, runner.coldStartMs ?? 0);
+      this.deps.events.publish({ type: 'runner.ready', ...named, coldStartMs: runner.coldStartMs });
+    }, () => undefined).catch((error: unknown) => reportFault(`following runner ${runner.id} to readiness`, error));
+    runner.exit.then(() => this.deps.events.publish({ type: 'runner.stopped', ...named }))
+      .catch((error: unknown) => reportFault(`announcing runner ${runner.id}'s exit`, error));
   }
 
   /** Puts a pool in front of traffic; the one it replaces drains. */

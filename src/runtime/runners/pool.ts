@@ -43,8 +43,8 @@ export interface PoolDeps {
   gpus: GpuAllocator;
   /** Starts the revision's runners (forked from its template, or afresh); closed once the pool has stopped them all. */
   starter: Pick<RunnerStarter, 'start' | 'close' | 'info' | 'prepared'>;
-  /** A runner finished setup(): its cold start is metered. */
-  coldStart(ms: number): void;
+  /** A runner was started: who owns the pool follows it too (its cold start, its events). */
+  started(runner: Runner): void;
   /** Runners one app may have when only the CPU limits it. */
   cpuRunnerLimit: number;
   /** Seconds a request may run when the app sets no request_timeout. */
@@ -166,8 +166,7 @@ export class RevisionPool {
       this.deps.gpus.release(placement.gpus);
       throw error;
     }
-    runner.ready.then(() => this.deps.coldStart(runner.coldStartMs ?? 0), () => undefined)
-      .catch((error: unknown) => reportFault(`metering runner ${id}'s cold start`, error));
+    this.deps.started(runner);
     this.runners.set(id, runner);
     this.watch(runner, placement);
     return runner;
