@@ -173,9 +173,10 @@ async function main(): Promise<void> {
   const store = new StateStore(options.dataDir);
   const filesDir = path.join(options.dataDir, 'files');
   const gpuAllocator = new GpuAllocator(gpus, options.gpuFallback);
+  const sockets = socketDir(options.dataDir);
   const launcher = new RunnerLauncher({
     backend: new LocalProcessBackend(), sandbox, dataDir: options.dataDir, harnessDir, filesDir, secrets, volumes, logs, publicUrl,
-    socketDir: socketDir(options.dataDir), maxJsonDepth: options.limits.maxJsonDepth,
+    socketDir: sockets, maxJsonDepth: options.limits.maxJsonDepth,
   });
   let apps!: AppManager;
   const metrics = new Metrics(() => apps.pools(), () => apps.list().map((app) => ({ app: app.name, usd: app.costUsd })), path.join(options.dataDir, 'usage.jsonl'));
@@ -206,8 +207,11 @@ async function main(): Promise<void> {
     await server.close();
     metrics.usage.close();
     logs.close();
-    // Only our own file: another runtime may have taken the data directory since.
-    if (readRuntimeInfo(options.dataDir)?.pid === process.pid) rmSync(runtimeInfoPath(options.dataDir), { force: true });
+    // Only our own files: another runtime may have taken the data directory since.
+    if (readRuntimeInfo(options.dataDir)?.pid === process.pid) {
+      rmSync(runtimeInfoPath(options.dataDir), { force: true });
+      rmSync(sockets, { recursive: true, force: true });
+    }
     process.exit(0);
   };
   // Stopping owns its failures: whatever went wrong is said, and the process still ends.
