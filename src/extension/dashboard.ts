@@ -5,16 +5,16 @@
  * visible: every 15 s, and soon after the runtime reports a change.
  */
 import * as vscode from 'vscode';
-import type { DashboardToExtension, ExtensionToDashboard } from '../shared/webviewProtocol';
+import { type DashboardHours, type ExtensionToDashboard, parseDashboardMessage } from '../shared/webviewProtocol';
 import type { KilnContext } from './ctx';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 const REFRESH_MS = 15_000;
-const DEFAULT_HOURS = 1;
+const DEFAULT_HOURS: DashboardHours = 1;
 
 class Dashboard implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
-  private hours = DEFAULT_HOURS;
+  private hours: DashboardHours = DEFAULT_HOURS;
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -31,7 +31,9 @@ class Dashboard implements vscode.Disposable {
     const panel = vscode.window.createWebviewPanel('kiln.dashboard', 'Kiln Usage', vscode.ViewColumn.Active, webviewOptions(this.ctx.extension.extensionUri));
     panel.iconPath = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'kiln.svg');
     panel.webview.html = webviewHtml(panel.webview, this.ctx.extension.extensionUri, 'dashboard', 'Kiln Usage');
-    panel.webview.onDidReceiveMessage((message: DashboardToExtension) => {
+    panel.webview.onDidReceiveMessage((raw: unknown) => {
+      const message = parseDashboardMessage(raw);
+      if (!message) return;
       if (message.type === 'range') this.hours = message.hours;
       void this.read();
     }, undefined, this.disposables);

@@ -10,8 +10,9 @@ import { findMachineType } from '../appconfig/catalog';
 import { runnerRate } from '../appconfig/cost';
 import { type InvokeResult, KilnApiError, type KilnClient } from '../client';
 import { type AppDetail, INVOKE_HEADERS, type QueueStatus } from '../shared/api';
-import type {
-  ExtensionToTester, HistoryEntry, InvokeMode, TesterEndpoint, TesterResponse, TesterTiming, TesterToExtension,
+import {
+  type ExtensionToTester, type HistoryEntry, type InvokeMode, parseTesterMessage, type SnippetKind, type TesterEndpoint, type TesterResponse,
+  type TesterTiming, type TesterToExtension,
 } from '../shared/webviewProtocol';
 import type { KilnContext } from './ctx';
 import { deployedOrOffered } from './deploy';
@@ -50,7 +51,10 @@ class TesterPanel implements vscode.Disposable {
         webviewOptions(this.ctx.extension.extensionUri));
       this.panel.iconPath = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'kiln.svg');
       this.panel.webview.html = webviewHtml(this.panel.webview, this.ctx.extension.extensionUri, 'tester', 'Kiln Tester');
-      this.panel.webview.onDidReceiveMessage((message: TesterToExtension) => void this.receive(message), undefined, this.disposables);
+      this.panel.webview.onDidReceiveMessage((raw: unknown) => {
+        const message = parseTesterMessage(raw);
+        if (message) void this.receive(message);
+      }, undefined, this.disposables);
       this.panel.onDidDispose(() => {
         this.inFlight?.abort();
         this.panel = undefined;
@@ -217,7 +221,7 @@ class TesterPanel implements vscode.Disposable {
     };
   }
 
-  private async copy(as: 'curl' | 'fal-client', input: Record<string, unknown>): Promise<void> {
+  private async copy(as: SnippetKind, input: Record<string, unknown>): Promise<void> {
     const current = this.current;
     if (!current) return;
     const client = await this.ctx.connection.client();

@@ -1,6 +1,8 @@
 /**
  * Everything the extension and its webviews (the endpoint tester and the usage dashboard) say
- * to each other, declared once and imported by both sides.
+ * to each other, declared once and imported by both sides. What a page says is checked on
+ * arrival (parseTesterMessage, parseDashboardMessage): a page is a browser context, and the
+ * extension acts on its messages with the user's token.
  */
 import type { UsageResponse } from './api';
 
@@ -59,13 +61,15 @@ export interface HistoryEntry {
   totalMs: number;
 }
 
+export type SnippetKind = 'curl' | 'fal-client';
+
 export type TesterToExtension =
   /** The page loaded (again): send it the endpoint. */
   | { type: 'ready' }
   | { type: 'send'; input: Record<string, unknown>; mode: InvokeMode }
   /** Stop waiting; a queued request is cancelled on the runtime. */
   | { type: 'cancel' }
-  | { type: 'copy'; as: 'curl' | 'fal-client'; input: Record<string, unknown> }
+  | { type: 'copy'; as: SnippetKind; input: Record<string, unknown> }
   | { type: 'switchEndpoint'; app: string; path: string };
 
 export type ExtensionToTester =
@@ -90,10 +94,62 @@ export type ExtensionToTester =
 
 // ---- the usage dashboard --------------------------------------------------------------------
 
+/** The windows the dashboard offers, in hours, with their labels. */
+export const DASHBOARD_RANGES = [[1, 'Last hour'], [6, 'Last 6 hours'], [24, 'Last 24 hours'], [168, 'Last 7 days']] as const;
+export type DashboardHours = (typeof DASHBOARD_RANGES)[number][0];
+
 export type DashboardToExtension =
   | { type: 'ready' }
-  | { type: 'range'; hours: number };
+  | { type: 'range'; hours: DashboardHours };
 
 export type ExtensionToDashboard =
   | { type: 'usage'; usage: UsageResponse; hours: number; now: string }
   | { type: 'unavailable'; reason: string };
+
+// ---- checking what a page says ----------------------------------------------------------------
+
+type Fields = Record<string, unknown>;
+
+const isFields = (value: unknown): value is Fields => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A JSON object as a form reads it: not an array, not null, not a class instance. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (!isFields(value)) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * An app name as a URL segment. The runtime holds names to the full rule (appconfig/names.ts);
+ * that module is not imported here, so the pages' bundles stay free of what it pulls in.
+ */
+const APP_NAME = /^[a-z0-9-]+$/;
+
+const isEndpointPath = (value: unknown): value is string => typeof value === 'string' && value.startsWith('/') && value.length <= 1024;
+
+/** A message from the tester's page, or undefined when it is not one the tester sends. */
+export function parseTesterMessage(raw: unknown): TesterToExtension | undefined {
+  if (!isFields(raw)) return undefined;
+  switch (raw.type) {
+    case 'ready':
+    case 'cancel':
+      return { type: raw.type };
+    case 'send':
+      return isPlainObject(raw.input) && (raw.mode === 'sync' || raw.mode === 'queue') ? { type: 'send', input: raw.input, mode: raw.mode } : undefined;
+    case 'copy':
+      return isPlainObject(raw.input) && (raw.as === 'curl' || raw.as === 'fal-client') ? { type: 'copy', as: raw.as, input: raw.input } : undefined;
+    case 'switchEndpoint':
+      return typeof raw.app === 'string' && APP_NAME.test(raw.app) && isEndpointPath(raw.path)
+        ? { type: 'switchEndpoint', app: raw.app, path: raw.path } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A message from the dashboard's page, or undefined when it is not one the dashboard sends. */
+export function parseDashboardMessage(raw: unknown): DashboardToExtension | undefined {
+  if (!isFields(raw)) return undefined;
+  if (raw.type === 'ready') return { type: 'ready' };
+  const range = DASHBOARD_RANGES.find(([hours]) => hours === raw.hours);
+  return raw.type === 'range' && range ? { type: 'range', hours: range[0] } : undefined;
+}

@@ -10,24 +10,22 @@ import 'uplot/dist/uPlot.min.css';
 import '../../../media/webview/common.css';
 import '../../../media/webview/dashboard.css';
 import type { UsageResponse, UsageSample } from '../../shared/api';
-import type { DashboardToExtension, ExtensionToDashboard } from '../../shared/webviewProtocol';
+import { DASHBOARD_RANGES, type DashboardHours, type DashboardToExtension, type ExtensionToDashboard } from '../../shared/webviewProtocol';
 import { connect, h } from '../vscodeApi';
 
-const channel = connect<DashboardToExtension, ExtensionToDashboard, { hours: number }>();
-let hours = channel.state()?.hours ?? 1;
-
-const RANGES = [[1, 'Last hour'], [6, 'Last 6 hours'], [24, 'Last 24 hours'], [168, 'Last 7 days']] as const;
+const channel = connect<DashboardToExtension, ExtensionToDashboard, { hours: DashboardHours }>();
+let hours: DashboardHours = channel.state()?.hours ?? 1;
 const THEME_COLOURS = ['blue', 'orange', 'green', 'purple', 'red', 'yellow'].map((name) => `--vscode-charts-${name}`);
 
 const root = document.getElementById('root')!;
 const range = h('vscode-single-select', {
   'aria-label': 'Time range',
   onchange: () => {
-    hours = Number(range.value);
+    hours = DASHBOARD_RANGES.find(([value]) => String(value) === range.value)?.[0] ?? hours;
     channel.saveState({ hours });
     channel.post({ type: 'range', hours });
   },
-}, ...RANGES.map(([value, label]) => h('vscode-option', { value: String(value), selected: value === hours }, label)));
+}, ...DASHBOARD_RANGES.map(([value, label]) => h('vscode-option', { value: String(value), selected: value === hours }, label)));
 queueMicrotask(() => { range.value = String(hours); });
 const summary = h('section', { class: 'summary' });
 const charts = h('section', { class: 'charts' });

@@ -16,7 +16,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '../../../media/webview/common.css';
 import '../../../media/webview/tester.css';
 import type {
-  ExtensionToTester, HistoryEntry, InvokeMode, TesterEndpoint, TesterResponse, TesterToExtension,
+  ExtensionToTester, HistoryEntry, InvokeMode, SnippetKind, TesterEndpoint, TesterResponse, TesterToExtension,
 } from '../../shared/webviewProtocol';
 import { connect, h } from '../vscodeApi';
 import { FormView } from './formView';
@@ -190,7 +190,7 @@ function send(): void {
   if (input) channel.post({ type: 'send', input, mode: state.mode });
 }
 
-function copy(as: 'curl' | 'fal-client'): void {
+function copy(as: SnippetKind): void {
   const input = currentInput();
   if (input) channel.post({ type: 'copy', as, input });
 }
