@@ -11,8 +11,8 @@ import { runnerRate } from '../appconfig/cost';
 import { type InvokeResult, KilnApiError, type KilnClient } from '../client';
 import { type AppDetail, INVOKE_HEADERS, type QueueStatus } from '../shared/api';
 import {
-  type ExtensionToTester, type HistoryEntry, type InvokeMode, parseTesterMessage, type SnippetKind, type TesterEndpoint, type TesterResponse,
-  type TesterTiming, type TesterToExtension,
+  type EndpointRef, type ExtensionToTester, type HistoryEntry, type InvokeMode, parseTesterMessage, type SnippetKind, type TesterEndpoint,
+  type TesterRequestEvent, type TesterResponse, type TesterTiming, type TesterToExtension,
 } from '../shared/webviewProtocol';
 import type { KilnContext } from './ctx';
 import { deployedOrOffered } from './deploy';
@@ -22,10 +22,7 @@ import { webviewHtml, webviewOptions } from './webviewHtml';
 
 const VIEW_TYPE = 'kiln.tester';
 
-export interface EndpointRef {
-  app: string;
-  path: string;
-}
+const sameEndpoint = (a: EndpointRef, b: EndpointRef) => a.app === b.app && a.path === b.path;
 
 class TesterPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -44,6 +41,8 @@ class TesterPanel implements vscode.Disposable {
 
   /** Shows the tester on an endpoint; without stealing the focus when `preserveFocus`. */
   show(endpoint: EndpointRef, input?: Record<string, unknown>): vscode.WebviewPanel {
+    // A request under way is for the endpoint shown until now: its answer has no place any more.
+    if (this.current && !sameEndpoint(this.current, endpoint)) this.inFlight?.abort();
     this.current = endpoint;
     this.pendingInput = input;
     if (!this.panel) {
@@ -75,6 +74,11 @@ class TesterPanel implements vscode.Disposable {
     void this.panel?.webview.postMessage(message);
   }
 
+  /** Tells the page how the request for `target` goes, unless the page has moved to another endpoint. */
+  private update(target: EndpointRef, event: TesterRequestEvent): void {
+    if (this.current && sameEndpoint(this.current, target)) this.post({ ...event, target });
+  }
+
   private async receive(message: TesterToExtension): Promise<void> {
     try {
       switch (message.type) {
@@ -95,7 +99,7 @@ class TesterPanel implements vscode.Disposable {
           break;
       }
     } catch (error) {
-      this.post({ type: 'failed', message: (error as Error).message });
+      if (this.current) this.update(this.current, { type: 'failed', message: (error as Error).message });
     }
   }
 
@@ -106,10 +110,13 @@ class TesterPanel implements vscode.Disposable {
     try {
       app = await this.ctx.connection.run((client) => client.getApp(current.app));
     } catch (error) {
+      if (current !== this.current) return;
       const reason = error instanceof KilnApiError && error.status === 404 ? `${current.app} is not deployed.` : (error as Error).message;
       this.post({ type: 'missing', app: current.app, path: current.path, reason });
       return;
     }
+    // A newer show() overtook this one: what it posts is what the page must show.
+    if (current !== this.current) return;
     const info = app.endpoints.find((endpoint) => endpoint.path === current.path);
     if (!info) {
       this.post({ type: 'missing', app: current.app, path: current.path, reason: `${current.app} has no endpoint ${current.path} (it has ${app.endpoints.map((e) => e.path).join(', ')}).` });
@@ -132,7 +139,7 @@ class TesterPanel implements vscode.Disposable {
     this.inFlight?.abort();
     const controller = new AbortController();
     this.inFlight = controller;
-    this.post({ type: 'sending', mode });
+    this.update(current, { type: 'sending', mode });
     const started = performance.now();
     try {
       const client = await this.ctx.connection.client();
@@ -140,7 +147,7 @@ class TesterPanel implements vscode.Disposable {
         ? await this.sendQueued(client, current, input, controller.signal, started)
         : await this.sendSync(client, current, input, controller.signal, started);
       if (controller.signal.aborted) {
-        this.post({ type: 'failed', message: 'Cancelled.' });
+        this.update(current, { type: 'failed', message: 'Cancelled.' });
         return;
       }
       const app = this.ctx.model.app(current.app);
@@ -161,9 +168,10 @@ class TesterPanel implements vscode.Disposable {
         errorType: header(INVOKE_HEADERS.errorType),
       };
       const entry: HistoryEntry = { input, mode, time: new Date().toISOString(), status: result.status, totalMs: timing.totalMs };
-      this.post({ type: 'response', response, history: this.history.add(current.app, current.path, entry) });
+      const history = this.history.add(current.app, current.path, entry);
+      if (!controller.signal.aborted) this.update(current, { type: 'response', response, history });
     } catch (error) {
-      this.post({ type: 'failed', message: controller.signal.aborted ? 'Cancelled.' : (error as Error).message });
+      this.update(current, { type: 'failed', message: controller.signal.aborted ? 'Cancelled.' : (error as Error).message });
     } finally {
       if (this.inFlight === controller) this.inFlight = undefined;
     }
@@ -187,19 +195,19 @@ class TesterPanel implements vscode.Disposable {
   private async sendQueued(client: KilnClient, target: EndpointRef, input: unknown, signal: AbortSignal, started: number): Promise<{ result: InvokeResult; timing: TesterTiming }> {
     const submitted = await client.queueSubmit(target.app, target.path, input, { signal });
     const id = submitted.request_id;
-    this.post({ type: 'queued', requestId: id, position: 0 });
+    this.update(target, { type: 'queued', requestId: id, position: 0 });
     let runningAt: number | null = null;
     let logsSent = 0;
     let inferenceSeconds: number | null = null;
     const onStatus = (status: QueueStatus) => {
-      if (status.status === 'IN_QUEUE') this.post({ type: 'queued', requestId: id, position: status.queue_position });
+      if (status.status === 'IN_QUEUE') this.update(target, { type: 'queued', requestId: id, position: status.queue_position });
       if (status.status !== 'IN_QUEUE' && runningAt === null) {
         runningAt = performance.now();
-        this.post({ type: 'running', requestId: id });
+        this.update(target, { type: 'running', requestId: id });
       }
       const logs = 'logs' in status ? status.logs ?? [] : [];
       if (logs.length > logsSent) {
-        this.post({ type: 'log', lines: logs.slice(logsSent).map((log) => log.message) });
+        this.update(target, { type: 'log', lines: logs.slice(logsSent).map((log) => log.message) });
         logsSent = logs.length;
       }
       if (status.status === 'COMPLETED') inferenceSeconds = status.metrics.inference_time;

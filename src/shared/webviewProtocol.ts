@@ -10,10 +10,14 @@ import type { UsageResponse } from './api';
 
 export type InvokeMode = 'sync' | 'queue';
 
-/** The endpoint the tester shows, as the runtime reports it. */
-export interface TesterEndpoint {
+/** An endpoint by name: its app, and its path in the app. */
+export interface EndpointRef {
   app: string;
   path: string;
+}
+
+/** The endpoint the tester shows, as the runtime reports it. */
+export interface TesterEndpoint extends EndpointRef {
   url: string;
   /** JSON Schema of the request body, from the endpoint's type hints or pydantic model. */
   inputSchema: Record<string, unknown>;
@@ -77,20 +81,30 @@ export type ExtensionToTester =
     type: 'endpoint';
     endpoint: TesterEndpoint;
     /** The other endpoints of the runtime's apps, to switch to. */
-    others: { app: string; path: string }[];
+    others: EndpointRef[];
     history: HistoryEntry[];
     /** An input to put in the form (a history entry picked, or the last one sent). */
     input?: Record<string, unknown>;
   }
   /** The endpoint is not (or no longer) deployed. */
   | { type: 'missing'; app: string; path: string; reason: string }
+  | TesterRequestUpdate;
+
+/** How a request goes, from sending to its answer. */
+export type TesterRequestEvent =
   | { type: 'sending'; mode: InvokeMode }
   | { type: 'queued'; requestId: string; position: number }
   | { type: 'running'; requestId: string | null }
   | { type: 'log'; lines: string[] }
   | { type: 'response'; response: TesterResponse; history: HistoryEntry[] }
-  /** The request never got an answer: the runtime is unreachable, or it was cancelled. */
+  /** The request (or a copy) failed: the runtime is unreachable, the request was cancelled. */
   | { type: 'failed'; message: string };
+
+/**
+ * A request's event with the endpoint it was sent to: the page shows only what is about the
+ * endpoint it shows, so an answer never lands under another.
+ */
+export type TesterRequestUpdate = TesterRequestEvent & { target: EndpointRef };
 
 // ---- the usage dashboard --------------------------------------------------------------------
 

@@ -253,6 +253,44 @@ export const scenarios = [
     },
   },
   {
+    title: 'switching the tester to another endpoint while a request waits stops that request: its answer never shows under another endpoint',
+    async run({ ui, shot }) {
+      await ui.openFile('slow_app.py');
+      await ui.kilnHasRead();
+      await ui.codeLens('Invoke /').click({ timeout: serverTimeoutMs });
+      // Not deployed yet: the lens offers to deploy it first.
+      await ui.notification(/slow-app is not deployed yet/).locator('.monaco-button', { hasText: 'Deploy and Open Tester' }).click({ timeout: uiTimeoutMs });
+      const page = ui.webview();
+      const seconds = page.locator('vscode-textfield[name="seconds"] input');
+      await seconds.waitFor({ timeout: 60_000 });
+      await seconds.fill('60');
+      await page.locator('vscode-button.send').click();
+      await page.locator('div.progress', { hasText: 'Waiting for the answer' }).waitFor({ timeout: uiTimeoutMs });
+
+      await ui.kilnView();
+      const hello = ui.treeRow('editor-hello');
+      if ((await hello.getAttribute('aria-expanded')) !== 'true') await hello.click();
+      await ui.treeRow('/greet').click();
+      await page.locator('vscode-textfield[name="name"]').waitFor({ timeout: uiTimeoutMs });
+      await page.locator('div.progress').waitFor({ state: 'hidden', timeout: uiTimeoutMs });
+      assert.equal(await page.locator('vscode-button.send').getAttribute('disabled'), null, '/greet can be sent at once');
+      assert.doesNotMatch(await page.locator('.response').innerText(), /slept|Cancelled/, 'nothing of slow-app shows under /greet');
+      await ui.clearNotifications();
+      await shot('tester-switched-while-waiting');
+
+      // Back on slow-app: the request was stopped, so it has no answer to show.
+      const slow = ui.treeRow('slow-app');
+      if ((await slow.getAttribute('aria-expanded')) !== 'true') await slow.click();
+      await ui.treeRow('/').click();
+      await seconds.waitFor({ timeout: uiTimeoutMs });
+      assert.ok(await page.locator('div.progress').isHidden(), 'slow-app waits for nothing');
+      assert.equal(await page.locator('.response').innerText(), '', 'the stopped request left no answer');
+      // The next scenario finds the tester on text-to-image.
+      await ui.treeRow('/generate').click();
+      await page.locator('vscode-textfield[name="prompt"]').waitFor({ timeout: uiTimeoutMs });
+    },
+  },
+  {
     title: 'the log tail shows the app\'s print output and keeps going across a runtime restart',
     async run({ ui, shot, kilnHome }) {
       // The log opens in the first editor group, where the code is, not beside it with the tester.

@@ -16,7 +16,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '../../../media/webview/common.css';
 import '../../../media/webview/tester.css';
 import type {
-  ExtensionToTester, HistoryEntry, InvokeMode, SnippetKind, TesterEndpoint, TesterResponse, TesterToExtension,
+  EndpointRef, ExtensionToTester, HistoryEntry, InvokeMode, SnippetKind, TesterEndpoint, TesterResponse, TesterToExtension,
 } from '../../shared/webviewProtocol';
 import { connect, h } from '../vscodeApi';
 import { FormView } from './formView';
@@ -37,7 +37,7 @@ const save = () => channel.saveState(state);
 let endpoint: TesterEndpoint | undefined;
 let fields: Field[] = [];
 let history: HistoryEntry[] = [];
-const keyOf = (target: { app: string; path: string }) => `${target.app}${target.path}`;
+const keyOf = (target: EndpointRef) => `${target.app}${target.path}`;
 
 // ---- the page's parts -----------------------------------------------------------------------
 
@@ -89,6 +89,8 @@ document.addEventListener('keydown', (event) => {
 // ---- what the extension says ----------------------------------------------------------------
 
 channel.onMessage((message) => {
+  // A request's news is about the endpoint it was sent to; once the page shows another, it is old news.
+  if ('target' in message && (!endpoint || keyOf(message.target) !== keyOf(endpoint))) return;
   switch (message.type) {
     case 'endpoint':
       showEndpoint(message.endpoint, message.others, message.history, message.input);
@@ -122,10 +124,8 @@ channel.onMessage((message) => {
       setBusy(false);
       history = message.history;
       fillHistory();
-      if (endpoint) {
-        state.responses[keyOf(endpoint)] = message.response;
-        save();
-      }
+      state.responses[keyOf(message.target)] = message.response;
+      save();
       showResponse(message.response);
       // The answer shows without the person scrolling for it (the page scrolls; no focus moves).
       response.scrollIntoView({ block: 'nearest' });
@@ -141,7 +141,13 @@ channel.post({ type: 'ready' });
 
 // ---- doing ----------------------------------------------------------------------------------
 
-function showEndpoint(next: TesterEndpoint, others: { app: string; path: string }[], entries: HistoryEntry[], input?: Record<string, unknown>): void {
+function showEndpoint(next: TesterEndpoint, others: EndpointRef[], entries: HistoryEntry[], input?: Record<string, unknown>): void {
+  // The extension stopped the request it was waiting on for the endpoint shown before.
+  if (!endpoint || keyOf(endpoint) !== keyOf(next)) {
+    setBusy(false);
+    queueLog.replaceChildren();
+    queueLog.hidden = true;
+  }
   endpoint = next;
   missing.hidden = true;
   request.hidden = false;
