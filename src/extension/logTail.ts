@@ -7,6 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { type FollowState, followLogsAcrossRestarts, formatLogRecord, NO_COLOURS, runnerColumnWidth } from '../client';
+import { formatClock } from '../client/logLines';
 import type { LogRecord } from '../shared/api';
 import { logMaxLines } from './config';
 import type { KilnContext } from './ctx';
@@ -50,22 +51,29 @@ class AppLogStream {
   state: FollowState = { state: 'connecting' };
   private readonly controller = new AbortController();
 
-  constructor(readonly app: string, ctx: KilnContext, onRecord: (stream: AppLogStream, record: LogRecord) => void, onState: () => void) {
+  constructor(readonly app: string, ctx: KilnContext, events: {
+    record(stream: AppLogStream, record: LogRecord): void;
+    state(): void;
+    /** The stream ended for good: the runtime refused it for a reason no retry mends. */
+    failed(stream: AppLogStream, reason: string): void;
+  }) {
     void followLogsAcrossRestarts(app, { tail: BACKLOG }, (record) => {
       this.records.push(record);
       const cap = logMaxLines();
       if (this.records.length > cap) this.records.splice(0, this.records.length - cap);
-      onRecord(this, record);
+      events.record(this, record);
     }, {
       // A tail waits for the runtime to come back; it never starts one unasked.
       connect: () => ctx.connection.existingClient(),
       signal: this.controller.signal,
       onState: (state) => {
         this.state = state;
-        onState();
+        events.state();
       },
     }).catch((error: unknown) => {
-      ctx.output.error(`The log tail of ${app} stopped: ${(error as Error).message}`);
+      const reason = (error as Error).message;
+      ctx.output.error(`The log tail of ${app} stopped: ${reason}`);
+      events.failed(this, reason);
     });
   }
 
@@ -80,7 +88,8 @@ interface ShownDocument {
   filter: LogFilter;
   lastSeq: number;
   runnerWidth: number;
-  pending: LogRecord[];
+  /** Records to append, and the tail's own notices (already whole lines). */
+  pending: (LogRecord | string)[];
   flushing: Promise<void>;
   timer: NodeJS.Timeout | undefined;
   /** Set until its tab is shown: no tab shows it yet, and that is no reason to stop its stream. */
@@ -89,6 +98,8 @@ interface ShownDocument {
 
 export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly streams = new Map<string, AppLogStream>();
+  /** Apps whose tail failed, with why, while a tab still shows them. */
+  private readonly failures = new Map<string, string>();
   private readonly shown = new Map<string, ShownDocument>();
   private readonly status = vscode.window.createStatusBarItem('kiln.logs', vscode.StatusBarAlignment.Left, 10);
   private readonly disposables: vscode.Disposable[] = [this.status];
@@ -106,6 +117,7 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
   /** Opens (or shows again) the tail of `app` through `filter`. */
   async open(app: string, filter: LogFilter = {}, column?: vscode.ViewColumn): Promise<vscode.TextDocument> {
     const uri = logUri(app, filter);
+    this.failures.delete(app);
     const stream = this.streamOf(app);
     let shown = this.shown.get(uri.toString());
     if (!shown) {
@@ -152,7 +164,11 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
   private streamOf(app: string): AppLogStream {
     let stream = this.streams.get(app);
     if (!stream) {
-      stream = new AppLogStream(app, this.ctx, (source, record) => this.deliver(source, record), () => this.showStatus());
+      stream = new AppLogStream(app, this.ctx, {
+        record: (source, record) => this.deliver(source, record),
+        state: () => this.showStatus(),
+        failed: (source, reason) => this.failed(source, reason),
+      });
       this.streams.set(app, stream);
     }
     return stream;
@@ -162,23 +178,40 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
     for (const shown of this.shown.values()) {
       if (shown.app !== stream.app || record.seq <= shown.lastSeq || !matches(record, shown.filter)) continue;
       shown.lastSeq = record.seq;
-      shown.pending.push(record);
-      shown.timer ??= setTimeout(() => {
-        shown.timer = undefined;
-        shown.flushing = shown.flushing.then(() => this.flush(shown));
-      }, BATCH_MS);
+      this.append(shown, record);
     }
+  }
+
+  private append(shown: ShownDocument, item: LogRecord | string): void {
+    shown.pending.push(item);
+    shown.timer ??= setTimeout(() => {
+      shown.timer = undefined;
+      shown.flushing = shown.flushing.then(() => this.flush(shown));
+    }, BATCH_MS);
+  }
+
+  /**
+   * A stream that failed for good is dropped, so the next open starts a new one; its tabs and
+   * the status item say so until then.
+   */
+  private failed(stream: AppLogStream, reason: string): void {
+    if (this.streams.get(stream.app) !== stream) return;
+    this.streams.delete(stream.app);
+    this.failures.set(stream.app, reason);
+    const notice = `${formatClock(new Date().toISOString())} The log tail failed: ${reason.replace(/\.?$/, '.')} Run "Kiln: Tail Logs" to start it again.`;
+    for (const shown of this.shown.values()) if (shown.app === stream.app) this.append(shown, notice);
+    this.showStatus();
   }
 
   /** Appends what waits, drops the oldest lines past the cap, and scrolls the editors that were at the end. */
   private async flush(shown: ShownDocument): Promise<void> {
-    const records = shown.pending.splice(0);
+    const items = shown.pending.splice(0);
     const uri = logUri(shown.app, shown.filter);
     const document = vscode.workspace.textDocuments.find((candidate) => candidate.uri.toString() === uri.toString());
-    if (records.length === 0 || !document) return;
+    if (items.length === 0 || !document) return;
     const following = vscode.window.visibleTextEditors.filter((editor) => editor.document === document && atEnd(editor));
-    shown.runnerWidth = Math.max(shown.runnerWidth, runnerColumnWidth(records));
-    const lines = records.map((record) => `${formatLogRecord(record, NO_COLOURS, shown.runnerWidth)}\n`);
+    shown.runnerWidth = Math.max(shown.runnerWidth, runnerColumnWidth(items.filter((item): item is LogRecord => typeof item !== 'string')));
+    const lines = items.map((item) => `${typeof item === 'string' ? item : formatLogRecord(item, NO_COLOURS, shown.runnerWidth)}\n`);
     const edit = new vscode.WorkspaceEdit();
     // The document always ends with an empty line after the last record's newline.
     const end = new vscode.Position(document.lineCount - 1, 0);
@@ -207,17 +240,29 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
       clearTimeout(shown.timer);
       this.shown.delete(key);
     }
+    const seen = (app: string) => [...this.shown.values()].some((shown) => shown.app === app);
     for (const [app, stream] of this.streams) {
-      if ([...this.shown.values()].some((shown) => shown.app === app)) continue;
+      if (seen(app)) continue;
       stream.stop();
       this.streams.delete(app);
     }
+    for (const app of this.failures.keys()) if (!seen(app)) this.failures.delete(app);
     this.showStatus();
   }
 
-  /** While tailing: what is tailed, and whether the runtime is there to tail it. */
+  /** While tailing: what is tailed, whether the runtime is there to tail it, and which tails failed. */
   private showStatus(): void {
     const streams = [...this.streams.values()];
+    const [failure] = this.failures;
+    if (failure) {
+      const [app, reason] = failure;
+      this.status.text = `$(error) Log tail of ${app} failed`;
+      this.status.tooltip = `${reason}\nClick to start the tail again.`;
+      this.status.command = { title: 'Tail Logs', command: 'kiln.tailLogs', arguments: [app] };
+      this.status.show();
+      return;
+    }
+    this.status.command = undefined;
     if (streams.length === 0) {
       this.status.hide();
       return;

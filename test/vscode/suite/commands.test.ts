@@ -81,6 +81,18 @@ describe('the Kiln commands', () => {
     await closeAll();
   });
 
+  it('says in the tab when a tail fails for good, and starts a new one when asked again', async function () {
+    this.timeout(60_000);
+    // The runtime refuses to follow a name no app can have: no retry mends that.
+    const failure = /The log tail failed: No app named "Not_An_App": .*\. Run "Kiln: Tail Logs" to start it again\.$/;
+    const document = await vscode.commands.executeCommand<vscode.TextDocument>('kiln.tailLogs', 'Not_An_App');
+    await eventually(() => document!.getText(), (text) => failure.test(text.trim()), 15_000, (text) => `the tab did not say the tail failed:\n${text}`);
+    await vscode.commands.executeCommand('kiln.tailLogs', 'Not_An_App');
+    await eventually(() => document!.getText().trim().split('\n'), (lines) => lines.length === 2 && lines.every((line) => failure.test(line)), 15_000,
+      (lines) => `asked again, the tail did not try again:\n${lines.join('\n')}`);
+    await closeAll();
+  });
+
   it('scales an app through input boxes checked with the configuration\'s rules', async function () {
     this.timeout(60_000);
     const { result, script } = await withAnswers([{ input: '1' }, { input: '0' }], () => vscode.commands.executeCommand('kiln.scaleApp', item({ app: 'editor-hello' })));
