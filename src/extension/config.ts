@@ -32,14 +32,19 @@ export function runtimeSettings(): RuntimeSettings {
   };
 }
 
-/** Whether a configuration change touches which runtime the extension talks to. */
+/** Whether a configuration change touches which runtime the extension talks to, or whether it starts one. */
 export function affectsRuntime(event: vscode.ConfigurationChangeEvent): boolean {
-  return event.affectsConfiguration('kiln.runtime') || event.affectsConfiguration('kiln.python');
+  return event.affectsConfiguration('kiln.runtime');
 }
 
-/** Remembers the remote runtime to use (for this user, in every workspace); undefined goes back to the bundled one. */
-export async function setRuntimeUrl(url: string | undefined): Promise<void> {
+/**
+ * Remembers the remote runtime to use (for this user, in every workspace); undefined goes back to
+ * the bundled one. Says whether the runtime in use changed (the settings' change event follows).
+ */
+export async function setRuntimeUrl(url: string | undefined): Promise<boolean> {
+  const before = runtimeSettings().url;
   await section().update('runtime.url', url, vscode.ConfigurationTarget.Global);
+  return runtimeSettings().url !== before;
 }
 
 /** How many lines a log view keeps before dropping the oldest. */

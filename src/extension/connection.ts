@@ -155,22 +155,24 @@ export class RuntimeConnection implements vscode.Disposable {
     return this.starting;
   }
 
-  /** Connects to a remote runtime: checks that it answers with the token, then remembers both. */
+  /**
+   * Connects to a remote runtime: checks that it answers with the token, then remembers both. A
+   * new URL is a settings change, which follows the runtime anew; the same URL with a new token
+   * is not, so that is followed anew here.
+   */
   async connectRemote(url: string, token: string): Promise<HealthResponse> {
     const normalized = url.trim().replace(/\/+$/, '');
     const health = await new KilnClient({ url: normalized, token }).health({ signal: AbortSignal.timeout(10_000) });
     await this.extension.secrets.store(tokenKey(normalized), token);
-    await setRuntimeUrl(normalized);
-    this.watchRuntime();
+    if (!(await setRuntimeUrl(normalized))) this.watchRuntime();
     return health;
   }
 
-  /** Goes back to the bundled runtime; the remote one's token is forgotten. */
+  /** Goes back to the bundled runtime (the settings change follows it); the remote one's token is forgotten. */
   async useBundled(): Promise<void> {
     const { url } = runtimeSettings();
     if (url) await this.extension.secrets.delete(tokenKey(url));
     await setRuntimeUrl(undefined);
-    this.watchRuntime();
   }
 
   /** The runtime's log file (the bundled runtime's output); undefined for a remote one. */
