@@ -38,12 +38,20 @@ export function affectsRuntime(event: vscode.ConfigurationChangeEvent): boolean 
 }
 
 /**
- * Remembers the remote runtime to use (for this user, in every workspace); undefined goes back to
- * the bundled one. Says whether the runtime in use changed (the settings' change event follows).
+ * Remembers the remote runtime to use; undefined goes back to the bundled one. A URL set for
+ * this workspace outranks the user's, so the URL goes where the one in force was set (the
+ * user's settings when none was), and going back to the bundled runtime clears it at every
+ * level. Says whether the runtime in use changed (the settings' change event follows).
  */
 export async function setRuntimeUrl(url: string | undefined): Promise<boolean> {
   const before = runtimeSettings().url;
-  await section().update('runtime.url', url, vscode.ConfigurationTarget.Global);
+  const set = section().inspect<string>('runtime.url');
+  const { Global, Workspace } = vscode.ConfigurationTarget;
+  const inWorkspace = set?.workspaceValue !== undefined;
+  const levels = url === undefined
+    ? [...(set?.globalValue !== undefined ? [Global] : []), ...(inWorkspace ? [Workspace] : [])]
+    : [inWorkspace ? Workspace : Global];
+  for (const level of levels) await section().update('runtime.url', url, level);
   return runtimeSettings().url !== before;
 }
 

@@ -203,21 +203,27 @@ describe('the Kiln commands', () => {
   it('connects to another runtime by URL with its token, then back to the bundled one', async function () {
     this.timeout(60_000);
     const home = mkdtempSync(path.join(os.tmpdir(), 'kiln-remote-'));
+    const settings = () => vscode.workspace.getConfiguration('kiln');
     let remote: RuntimeHandle | undefined;
     try {
       remote = await ensureRuntime({ runtimeScript: path.resolve(__dirname, '..', '..', '..', 'dist', 'runtime.js'), dataDir: home, port: 0 });
+      // An old URL in the workspace's settings outranks the user's: connecting replaces it there.
+      await settings().update('runtime.url', 'http://127.0.0.1:9', vscode.ConfigurationTarget.Workspace);
       const url = await vscode.commands.executeCommand<string>('kiln.connectRuntime', { url: remote.url, token: remote.token });
       assert.equal(url, remote.url);
-      assert.equal(vscode.workspace.getConfiguration('kiln').get('runtime.url'), remote.url);
-      assert.ok(!JSON.stringify(vscode.workspace.getConfiguration('kiln').inspect('runtime')).includes(remote.token), 'the token is never in settings');
+      assert.equal(settings().get('runtime.url'), remote.url);
+      assert.deepEqual([settings().inspect('runtime.url')?.workspaceValue, settings().inspect('runtime.url')?.globalValue], [remote.url, undefined]);
+      assert.ok(!JSON.stringify(settings().inspect('runtime')).includes(remote.token), 'the token is never in settings');
       const outcome = await deployEditorHello();
       assert.equal(outcome.url, `${remote.url}/editor-hello`, 'deploys go to the remote runtime');
       assert.deepEqual((await new KilnClient(remote).listApps()).map((app) => app.name), ['editor-hello']);
 
       await vscode.commands.executeCommand('kiln.connectRuntime', { bundled: true });
-      assert.equal(vscode.workspace.getConfiguration('kiln').get('runtime.url'), '');
+      assert.equal(settings().get('runtime.url'), '');
+      assert.deepEqual([settings().inspect('runtime.url')?.workspaceValue, settings().inspect('runtime.url')?.globalValue], [undefined, undefined]);
     } finally {
-      await vscode.workspace.getConfiguration('kiln').update('runtime.url', undefined, vscode.ConfigurationTarget.Global);
+      await settings().update('runtime.url', undefined, vscode.ConfigurationTarget.Workspace);
+      await settings().update('runtime.url', undefined, vscode.ConfigurationTarget.Global);
       if (remote) await new KilnClient(remote).shutdown().catch(() => undefined);
       if (remote) await waitFor(() => !isProcessAlive(remote!.pid), 15_000, 'the remote runtime did not stop').catch(() => process.kill(remote!.pid, 'SIGKILL'));
       rmSync(home, { recursive: true, force: true });
