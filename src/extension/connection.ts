@@ -86,6 +86,9 @@ export class RuntimeConnection implements vscode.Disposable {
     if (!this.starting) this.setState({ kind: 'starting', what: 'Looking for the Kiln runtime…' });
     const watch = new AbortController();
     this.watch = watch;
+    // A stream that breaks is often back at the first retry (a proxy's idle cut, a runtime
+    // restarting on the spot): the state stays connected until a reconnect fails.
+    let reconnecting = false;
     void followEventsAcrossRestarts((event) => this.eventReceived.fire(event), {
       connect: async () => {
         const located = await this.locate();
@@ -95,9 +98,15 @@ export class RuntimeConnection implements vscode.Disposable {
       },
       signal: watch.signal,
       onState: (state) => {
-        if (watch.signal.aborted) return;
-        if (state.state === 'open') void this.opened(watch.signal);
-        else if (state.state === 'waiting') this.lost(state.reason);
+        if (watch.signal.aborted || state.state === 'connecting') return;
+        if (state.state === 'open') {
+          reconnecting = false;
+          void this.opened(watch.signal);
+        } else if (this.currentState.kind === 'connected' && !reconnecting) {
+          reconnecting = true;
+        } else {
+          this.lost(state.reason);
+        }
       },
     }).catch((error: unknown) => {
       if (!watch.signal.aborted) this.setState({ kind: 'unreachable', reason: (error as Error).message, fix: CONNECT_FIX });
