@@ -9,6 +9,7 @@
  * unreachable) follows the runtime, and everything that shows the runtime refetches when the
  * stream opens again after a restart.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import * as vscode from 'vscode';
 import {
   ensureRuntime, followEventsAcrossRestarts, KilnApiError, KilnClient, locateRuntime, NoRuntimeError, RuntimeStartError,
@@ -44,6 +45,8 @@ export class RuntimeUnavailableError extends Error {
 const START_FIX: ConnectionFix = { title: 'Start Runtime', command: 'kiln.startRuntime' };
 const CONNECT_FIX: ConnectionFix = { title: 'Connect to Runtime…', command: 'kiln.connectRuntime' };
 const SHOW_LOG_FIX: ConnectionFix = { title: 'Show Runtime Log', command: 'kiln.showRuntimeLog' };
+/** How long to wait before asking a runtime that refused the event stream (an error status) again. */
+const REFUSED_RETRY_MS = 10_000;
 
 function tokenKey(url: string): string {
   return `kiln.runtime.token ${url}`;
@@ -86,31 +89,56 @@ export class RuntimeConnection implements vscode.Disposable {
     if (!this.starting) this.setState({ kind: 'starting', what: 'Looking for the Kiln runtime…' });
     const watch = new AbortController();
     this.watch = watch;
+    void this.follow(watch.signal);
+  }
+
+  /**
+   * Follows the runtime's events until `signal` aborts. A runtime that is away is waited for
+   * (followEventsAcrossRestarts); one that refuses the stream is asked again after a while, since
+   * it may be mended (restarted, upgraded) without anything here changing. Only settings that
+   * name a runtime Kiln cannot use end it, until the settings change.
+   */
+  private async follow(signal: AbortSignal): Promise<void> {
     // A stream that breaks is often back at the first retry (a proxy's idle cut, a runtime
     // restarting on the spot): the state stays connected until a reconnect fails.
     let reconnecting = false;
-    void followEventsAcrossRestarts((event) => this.eventReceived.fire(event), {
-      connect: async () => {
-        const located = await this.locate();
-        if (!located) throw new NoRuntimeError(defaultDataDir());
-        this.lastClient = located;
-        return located.client;
-      },
-      signal: watch.signal,
-      onState: (state) => {
-        if (watch.signal.aborted || state.state === 'connecting') return;
-        if (state.state === 'open') {
-          reconnecting = false;
-          void this.opened(watch.signal);
-        } else if (this.currentState.kind === 'connected' && !reconnecting) {
-          reconnecting = true;
-        } else {
-          this.lost(state.reason);
+    while (!signal.aborted) {
+      try {
+        await followEventsAcrossRestarts((event) => this.eventReceived.fire(event), {
+          connect: async () => {
+            const located = await this.locate();
+            if (!located) throw new NoRuntimeError(defaultDataDir());
+            this.lastClient = located;
+            return located.client;
+          },
+          signal,
+          onState: (state) => {
+            if (signal.aborted || state.state === 'connecting') return;
+            if (state.state === 'open') {
+              reconnecting = false;
+              void this.opened(signal);
+            } else if (this.currentState.kind === 'connected' && !reconnecting) {
+              reconnecting = true;
+            } else {
+              this.lost(state.reason);
+            }
+          },
+        });
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof RuntimeUnavailableError) {
+          this.setState({ kind: 'unreachable', reason: error.message, fix: error.fix });
+          return;
         }
-      },
-    }).catch((error: unknown) => {
-      if (!watch.signal.aborted) this.setState({ kind: 'unreachable', reason: (error as Error).message, fix: CONNECT_FIX });
-    });
+        const { url } = runtimeSettings();
+        this.setState({
+          kind: 'unreachable',
+          reason: `The Kiln runtime${url ? ` at ${url}` : ''} refused its event stream: ${(error as Error).message}`,
+          fix: url ? CONNECT_FIX : SHOW_LOG_FIX,
+        });
+        await delay(REFUSED_RETRY_MS, undefined, { signal }).catch(() => undefined);
+      }
+    }
   }
 
   /**
