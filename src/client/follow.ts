@@ -26,6 +26,12 @@ export interface FollowOptions {
   onState?(state: FollowState): void;
   /** Delays between attempts grow from the first to the last, then stay there. */
   retryDelaysMs?: number[];
+  /**
+   * Waits for the next attempt instead of the delay, when the caller can watch for what
+   * `failure` (the error, or undefined when the stream ended) waits on more cheaply than by
+   * asking again: a local runtime's runtime.json being written. Undefined waits the delay.
+   */
+  waitToRetry?(failure: unknown, signal: AbortSignal): Promise<void> | undefined;
 }
 
 const RETRY_DELAYS_MS = [200, 500, 1000, 2000];
@@ -50,6 +56,7 @@ export async function followAcrossRestarts(open: (client: KilnClient, stream: St
   while (!signal.aborted) {
     options.onState?.({ state: 'connecting' });
     let reason: string;
+    let failure: unknown;
     try {
       const client = await options.connect();
       await open(client, {
@@ -64,12 +71,13 @@ export async function followAcrossRestarts(open: (client: KilnClient, stream: St
       if (signal.aborted) break;
       if (!isTransient(error)) throw error;
       reason = (error as Error).message;
+      failure = error;
     }
     if (signal.aborted) break;
     const retryInMs = delays[Math.min(failures, delays.length - 1)]!;
     failures++;
     options.onState?.({ state: 'waiting', reason, retryInMs });
-    await sleep(retryInMs, signal);
+    await (options.waitToRetry?.(failure, signal) ?? sleep(retryInMs, signal));
   }
 }
 

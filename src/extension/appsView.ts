@@ -253,14 +253,18 @@ export function registerAppsView(ctx: KilnContext): void {
   const tree = new AppsTree(ctx);
   const view = vscode.window.createTreeView(APPS_VIEW, { treeDataProvider: tree, showCollapseAll: true });
   ctx.subscribe(view, ctx.model.onDidChange(() => tree.refresh()), ctx.connection.onDidChangeState(() => tree.refresh()));
-  // Opening the view asks to see the runtime: the bundled one starts if none runs. A runtime
-  // that stops later is not started again behind the user's back; the view offers to.
+  // Opening the view asks to see the runtime: Kiln looks for it from then on, and the bundled one
+  // starts if none runs. A runtime that stops later is not started again behind the user's back;
+  // the view offers to.
   let searching = true;
   const startIfWanted = () => {
-    if (view.visible && ctx.connection.state.kind === 'stopped' && runtimeSettings().autoStart) void ctx.connection.startBundled().catch(() => undefined);
+    if (!view.visible) return;
+    ctx.connection.ensureWatching();
+    if (ctx.connection.state.kind === 'stopped' && runtimeSettings().autoStart) void ctx.connection.startBundled().catch(() => undefined);
   };
+  startIfWanted();
   ctx.subscribe(view.onDidChangeVisibility(startIfWanted), ctx.connection.onDidChangeState((state) => {
-    if (searching && state.kind !== 'starting') {
+    if (searching && state.kind !== 'starting' && state.kind !== 'idle') {
       searching = false;
       startIfWanted();
     }

@@ -5,18 +5,22 @@
  * started with VS Code's own Node. The extension never loads the runtime's code: it spawns the
  * bundle and speaks HTTP, exactly as it does to a remote GPU server.
  *
- * It watches the runtime's event stream, so its state (connected, starting, stopped,
- * unreachable) follows the runtime, and everything that shows the runtime refetches when the
- * stream opens again after a restart.
+ * From the first time something needs the runtime (the Kiln view, a command, a log tail) it
+ * watches the runtime's event stream, so its state (connected, starting, stopped, unreachable)
+ * follows the runtime, and everything that shows the runtime refetches when the stream opens
+ * again after a restart. While no local runtime runs, it waits for one to write its
+ * runtime.json rather than looking again and again.
  */
+import { mkdirSync, watch as watchFolder } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as vscode from 'vscode';
 import {
-  ensureRuntime, followEventsAcrossRestarts, KilnApiError, KilnClient, locateRuntime, NoRuntimeError, RuntimeStartError,
+  ensureRuntime, followEventsAcrossRestarts, KilnApiError, KilnClient, locateRuntime, NoRuntimeError, RuntimeConfigError, RuntimeStartError,
   RuntimeUnreachableError,
 } from '../client';
 import type { HealthResponse, RuntimeEventRecord } from '../shared/api';
-import { defaultDataDir } from '../shared/dataDir';
+import { defaultDataDir, runtimeInfoPath } from '../shared/dataDir';
 import { runtimePython, runtimeSettings, setRuntimeUrl } from './config';
 
 /** A command that fixes what keeps the runtime away: shown on the status item and in errors. */
@@ -27,6 +31,8 @@ export interface ConnectionFix {
 }
 
 export type ConnectionState =
+  /** Nothing has needed the runtime yet, so Kiln has not looked for it. */
+  | { kind: 'idle' }
   | { kind: 'starting'; what: string }
   | { kind: 'connected'; client: KilnClient; health: HealthResponse; remote: boolean }
   /** The bundled runtime is not running (nothing is wrong; it starts when needed, or on request). */
@@ -45,6 +51,8 @@ export class RuntimeUnavailableError extends Error {
 const START_FIX: ConnectionFix = { title: 'Start Runtime', command: 'kiln.startRuntime' };
 const CONNECT_FIX: ConnectionFix = { title: 'Connect to Runtime…', command: 'kiln.connectRuntime' };
 const SHOW_LOG_FIX: ConnectionFix = { title: 'Show Runtime Log', command: 'kiln.showRuntimeLog' };
+/** How long to wait for a local runtime when its folder cannot be watched. */
+const NO_WATCH_RETRY_MS = 2_000;
 /** How long to wait before asking a runtime that refused the event stream (an error status) again. */
 const REFUSED_RETRY_MS = 10_000;
 
@@ -74,22 +82,33 @@ export class RuntimeConnection implements vscode.Disposable {
   private lastClient: Located | undefined;
 
   constructor(private readonly extension: vscode.ExtensionContext, private readonly output: vscode.LogOutputChannel) {
-    this.currentState = { kind: 'starting', what: 'Looking for a Kiln runtime…' };
+    this.currentState = { kind: 'idle' };
   }
 
   get state(): ConnectionState {
     return this.currentState;
   }
 
-  /** Begins following the runtime (again, after a settings change). */
-  watchRuntime(): void {
+  /** Follows the runtime from now on, unless that is under way: what needs the runtime calls this first. */
+  ensureWatching(): void {
+    if (!this.watch) this.watchRuntime();
+  }
+
+  /** The settings name another runtime (or another token): follows it, if anything follows one yet. */
+  settingsChanged(): void {
+    if (this.watch || this.currentState.kind !== 'idle') this.watchRuntime();
+  }
+
+  /** Begins following the runtime (again). */
+  private watchRuntime(): void {
     this.watch?.abort();
     this.lastClient = undefined;
     // Until the watch finds it, no command may use the runtime it watched before.
     if (!this.starting) this.setState({ kind: 'starting', what: 'Looking for the Kiln runtime…' });
     const watch = new AbortController();
     this.watch = watch;
-    void this.follow(watch.signal);
+    // A watch that ended (settings that name no usable runtime) starts again when next needed.
+    void this.follow(watch.signal).finally(() => { if (this.watch === watch) this.watch = undefined; });
   }
 
   /**
@@ -112,6 +131,7 @@ export class RuntimeConnection implements vscode.Disposable {
             return located.client;
           },
           signal,
+          waitToRetry: (failure, wait) => (failure instanceof NoRuntimeError ? runtimeInfoWritten(defaultDataDir(), wait) : undefined),
           onState: (state) => {
             if (signal.aborted || state.state === 'connecting') return;
             if (state.state === 'open') {
@@ -126,8 +146,8 @@ export class RuntimeConnection implements vscode.Disposable {
         });
       } catch (error) {
         if (signal.aborted) return;
-        if (error instanceof RuntimeUnavailableError) {
-          this.setState({ kind: 'unreachable', reason: error.message, fix: error.fix });
+        if (error instanceof RuntimeUnavailableError || error instanceof RuntimeConfigError) {
+          this.setState({ kind: 'unreachable', reason: error.message, fix: error instanceof RuntimeUnavailableError ? error.fix : CONNECT_FIX });
           return;
         }
         const { url } = runtimeSettings();
@@ -147,6 +167,7 @@ export class RuntimeConnection implements vscode.Disposable {
    * throws RuntimeUnavailableError saying why and what fixes it.
    */
   async client(): Promise<KilnClient> {
+    this.ensureWatching();
     if (this.currentState.kind === 'connected') return this.currentState.client;
     if (this.starting) return this.starting;
     const located = await this.locate();
@@ -160,6 +181,7 @@ export class RuntimeConnection implements vscode.Disposable {
    * the background (a log tail), which waits for a runtime rather than starting it unasked.
    */
   async existingClient(): Promise<KilnClient> {
+    this.ensureWatching();
     if (this.currentState.kind === 'connected') return this.currentState.client;
     const located = await this.locate();
     if (!located) throw new NoRuntimeError(defaultDataDir());
@@ -291,9 +313,10 @@ export class RuntimeConnection implements vscode.Disposable {
   }
 
   private setState(state: ConnectionState): void {
-    const same = state.kind === this.currentState.kind && JSON.stringify(describe(state)) === JSON.stringify(describe(this.currentState));
+    const sameKind = state.kind === this.currentState.kind;
+    const same = sameKind && JSON.stringify(describe(state)) === JSON.stringify(describe(this.currentState));
     this.currentState = state;
-    void vscode.commands.executeCommand('setContext', 'kiln.connection', state.kind);
+    if (!sameKind) void vscode.commands.executeCommand('setContext', 'kiln.connection', state.kind);
     if (!same) this.stateChanged.fire(state);
   }
 
@@ -308,4 +331,33 @@ export class RuntimeConnection implements vscode.Disposable {
 /** A state without its client, to tell a real change from the same state said again. */
 function describe(state: ConnectionState): unknown {
   return state.kind === 'connected' ? { url: state.client.url, health: state.health.pid } : state;
+}
+
+/**
+ * Resolves once runtime.json in `dataDir` is written or removed (a runtime started or stopped),
+ * or `signal` aborts: a watch on the folder, so waiting for a runtime costs nothing meanwhile.
+ */
+function runtimeInfoWritten(dataDir: string, signal: AbortSignal): Promise<void> {
+  const file = path.basename(runtimeInfoPath(dataDir));
+  return new Promise((resolve) => {
+    let watcher: ReturnType<typeof watchFolder> | undefined;
+    const done = () => {
+      watcher?.close();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      watcher = watchFolder(dataDir, (_event, name) => { if (name?.toString() === file) done(); });
+      // A watch that fails (the folder removed) leaves the next look to the caller.
+      watcher.on('error', done);
+    } catch {
+      // No watch to be had here (say, out of inotify watches): look again after a while.
+      setTimeout(done, NO_WATCH_RETRY_MS).unref();
+      return;
+    }
+    // Written between the last look and the watch: look once more.
+    if (locateRuntime({ dataDir })) done();
+  });
 }

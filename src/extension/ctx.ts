@@ -44,9 +44,8 @@ export class KilnContext implements vscode.Disposable {
     for (const register of FEATURES) register(this);
     this.subscribe(vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsServer(event)) void this.client?.sendNotification(SETTINGS_NOTIFICATION, serverSettings());
-      if (affectsRuntime(event)) this.connection.watchRuntime();
+      if (affectsRuntime(event)) this.connection.settingsChanged();
     }));
-    this.connection.watchRuntime();
     // The language server starts in the background: activation (and every command) is ready
     // before it is, and whatever needs it waits for it (documentApps).
     void this.startServer().catch((error: unknown) => this.output.error(`The Kiln language server did not start: ${(error as Error).message}`));

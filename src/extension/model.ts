@@ -26,7 +26,8 @@ export class RuntimeModel implements vscode.Disposable {
   private staleSecrets = false;
   private staleVolumes = false;
   private settle: NodeJS.Timeout | undefined;
-  private readonly tick: NodeJS.Timeout;
+  /** Runs only while connected: without a runtime there is nothing to read. */
+  private tick: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   /** Counts whole refreshes, so a slow one that a newer one overtook does not overwrite it. */
   private generation = 0;
@@ -36,7 +37,12 @@ export class RuntimeModel implements vscode.Disposable {
       connection.onDidConnect((client) => void this.readAll(client)),
       connection.onDidReceiveEvent((event) => this.noteEvent(event)),
       connection.onDidChangeState((state) => {
-        if (state.kind === 'connected') return;
+        if (state.kind === 'connected') {
+          this.tick ??= setInterval(() => this.readRunnersAgain(), TICK_MS);
+          return;
+        }
+        clearInterval(this.tick);
+        this.tick = undefined;
         this.generation++;
         this.appsByName = new Map();
         this.secretList = [];
@@ -45,11 +51,11 @@ export class RuntimeModel implements vscode.Disposable {
         this.changed.fire();
       }),
     );
-    this.tick = setInterval(() => {
-      if (this.connection.state.kind !== 'connected') return;
-      this.appsByName.forEach((_app, name) => this.staleApps.add(name));
-      this.flushSoon();
-    }, TICK_MS);
+  }
+
+  private readRunnersAgain(): void {
+    this.appsByName.forEach((_app, name) => this.staleApps.add(name));
+    this.flushSoon();
   }
 
   apps(): AppDetail[] {

@@ -1,7 +1,8 @@
 /**
  * The status bar item, as rust-analyzer keeps its server's: connected (apps live, runners, cost
  * today; a click opens the Kiln view), starting, or stopped and unreachable with the reason in
- * the tooltip and a click that runs the fix.
+ * the tooltip and a click that runs the fix. Before anything needed the runtime it is only
+ * "Kiln", and its click opens the Kiln view, which looks for the runtime.
  */
 import * as vscode from 'vscode';
 import { formatUsd } from '../appconfig/cost';
@@ -28,6 +29,11 @@ export function registerStatus(ctx: KilnContext): void {
         item.command = { title: 'Open the Kiln view', command: 'kiln.apps.focus' };
         break;
       }
+      case 'idle':
+        item.text = '$(flame) Kiln';
+        tooltip.appendMarkdown('Kiln looks for its runtime when the Kiln view opens or a Kiln command needs it.\n\n[Open the Kiln view](command:kiln.apps.focus)');
+        item.command = { title: 'Open the Kiln view', command: 'kiln.apps.focus' };
+        break;
       case 'starting':
         item.text = '$(loading~spin) Kiln: starting';
         tooltip.appendMarkdown(state.what);
