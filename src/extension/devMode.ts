@@ -68,15 +68,13 @@ export function registerDevMode(ctx: KilnContext): void {
   });
 
   ctx.registerCommand('kiln.stopHotReload', async (argument?: unknown) => {
+    if (sessions.size === 0) throw new Error('hot reload is not running');
     const name = typeof argument === 'string' ? argument
       : typeof (argument as { app?: unknown } | undefined)?.app === 'string' ? (argument as { app: string }).app
         : sessions.size === 1 ? [...sessions.keys()][0]
           : await vscode.window.showQuickPick([...sessions.keys()], { title: 'Stop hot reload of which app?' });
     const session = name ? sessions.get(name) : undefined;
-    if (!session) {
-      if (sessions.size === 0) throw new Error('hot reload is not running');
-      return undefined;
-    }
+    if (!session) return undefined;
     session.status.text = `$(loading~spin) ${name}: stopping`;
     try {
       await session.loop.stop();
