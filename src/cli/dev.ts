@@ -37,6 +37,7 @@ export function registerDev(program: Command): void {
         name: options.name ?? devCopyName(app.name),
         ...(options.python ? { python: /[\\/]/.test(options.python) ? path.resolve(options.python) : options.python } : {}),
         connect: async () => connect(command),
+        existingClient: async () => connect(command),
         watch: watchFilesOnDisk,
         onEvent: printer(style, path.dirname(entry), path.basename(entry)),
       });

@@ -35,6 +35,11 @@ export interface DevLoopOptions {
   /** A client for the runtime as it is now (it may have restarted between deploys). */
   connect(): Promise<KilnClient>;
   /**
+   * A client for the runtime that runs now, never starting one: what stop() deletes the copy
+   * through (a runtime started only to delete a copy would be no help to anyone).
+   */
+  existingClient(): Promise<KilnClient>;
+  /**
    * Starts noticing changes to `files` (absolute paths), calling `onChange` with the one that
    * changed; the loop calls it again with the new list after each deploy (imports change).
    */
@@ -82,7 +87,10 @@ export class DevLoop {
     this.settle = setTimeout(() => this.request(file, at), SETTLE_MS);
   }
 
-  /** Stops watching, cancels a deploy under way, and deletes the dev copy. */
+  /**
+   * Stops watching, cancels a deploy under way, and deletes the dev copy from the runtime that
+   * runs now; rejects when none does (the copy then comes back with the runtime).
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -93,7 +101,7 @@ export class DevLoop {
     await this.idle;
     let deleted = false;
     try {
-      const client = await this.options.connect();
+      const client = await this.options.existingClient();
       await client.deleteApp(this.options.name);
       deleted = true;
     } catch (error) {

@@ -4,6 +4,7 @@
  * once and keep working (or say why not) while the language server restarts or the runtime is
  * away. Each feature lives in a room of its own (features.ts lists them) and registers itself here.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { DOCUMENT_APPS_REQUEST, type DocumentApp, type DocumentAppsParams, SETTINGS_NOTIFICATION } from '../shared/protocol';
@@ -14,6 +15,9 @@ import { FEATURES } from './features';
 import { createLanguageClient } from './languageClient';
 import { RuntimeModel } from './model';
 import { AppSources } from './targets';
+
+/** How long closing the window waits for what cleans up over the network. */
+const DISPOSE_WAIT_MS = 3_000;
 
 export class KilnContext implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel('Kiln', { log: true });
@@ -105,8 +109,17 @@ export class KilnContext implements vscode.Disposable {
     await this.startServer();
   }
 
+  /**
+   * Disposes the last registered first, so what a feature writes as it stops (to the outputs,
+   * registered first) still has somewhere to go; a dispose that cleans up over the network (hot
+   * reload deleting its dev copies) is waited for, within DISPOSE_WAIT_MS in all.
+   */
   async dispose(): Promise<void> {
     await this.client?.stop();
-    this.disposables.forEach((disposable) => disposable.dispose());
+    const waited = delay(DISPOSE_WAIT_MS, undefined, { ref: false });
+    for (const disposable of [...this.disposables].reverse()) {
+      const disposed = (async () => disposable.dispose() as unknown)();
+      await Promise.race([disposed.catch((error: unknown) => this.output.error(`Closing Kiln: ${(error as Error).message}`)), waited]);
+    }
   }
 }

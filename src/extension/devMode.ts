@@ -7,7 +7,7 @@
  * notification offers the tester and the logs.
  */
 import * as vscode from 'vscode';
-import { devCopyName, DevLoop, type DevLoopEvent } from '../client';
+import { devCopyName, DevLoop, type DevLoopEvent, NoRuntimeError, RuntimeUnreachableError } from '../client';
 import { formatClock } from '../client/logLines';
 import { runtimePython } from './config';
 import type { KilnContext } from './ctx';
@@ -50,6 +50,7 @@ export function registerDevMode(ctx: KilnContext): void {
       name,
       ...(runtimePython() ? { python: runtimePython() } : {}),
       connect: () => ctx.connection.client(),
+      existingClient: () => ctx.connection.existingClient(),
       watch: (files, onChange) => {
         const watched = new Set(files);
         const listener = vscode.workspace.onDidSaveTextDocument((document) => {
@@ -78,6 +79,11 @@ export function registerDevMode(ctx: KilnContext): void {
     session.status.text = `$(loading~spin) ${name}: stopping`;
     try {
       await session.loop.stop();
+    } catch (error) {
+      if (error instanceof NoRuntimeError || error instanceof RuntimeUnreachableError) {
+        throw new Error(`stopped hot reload, but no runtime runs to delete ${name} from: it comes back with the runtime (delete it from the Kiln view then)`);
+      }
+      throw error;
     } finally {
       sessions.delete(name!);
       session.status.dispose();
@@ -86,7 +92,14 @@ export function registerDevMode(ctx: KilnContext): void {
     return name;
   });
 
-  ctx.subscribe({ dispose: () => sessions.forEach((session) => { void session.loop.stop(); session.status.dispose(); }) });
+  // The window closes: each copy is deleted if the runtime is there to ask (KilnContext.dispose
+  // waits a little for that), and no runtime is started for it.
+  ctx.subscribe({
+    dispose: () => Promise.all([...sessions.values()].map(async (session) => {
+      await session.loop.stop().catch((error: unknown) => ctx.output.warn(`${session.loop.name} was not deleted: ${(error as Error).message}`));
+      session.status.dispose();
+    })),
+  });
 }
 
 function report(ctx: KilnContext, session: DevSession, event: DevLoopEvent): void {

@@ -46,7 +46,7 @@ export async function runDevModeBench(options: DevModeOptions, resources: Resour
   const client = runtime.client;
   let waiting: ((event: DevLoopEvent) => void) | undefined;
   const loop = new DevLoop({
-    entryFile: file, name: 'hello-dev', connect: async () => client, watch: watchFilesOnDisk,
+    entryFile: file, name: 'hello-dev', connect: async () => client, existingClient: async () => client, watch: watchFilesOnDisk,
     onEvent: (event) => waiting?.(event),
   });
   const nextOutcome = () => new Promise<DevLoopEvent>((resolve) => {

@@ -154,6 +154,26 @@ describe('the Kiln commands', () => {
     }
   });
 
+  it('stops hot reload without starting a runtime when none runs, and says the dev copy is still there', async function () {
+    this.timeout(180_000);
+    await openFile('deploy_me.py');
+    assert.equal(await vscode.commands.executeCommand<string>('kiln.runWithHotReload'), 'editor-hello-dev');
+    const { pid } = runtimeInfo();
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !isProcessAlive(pid), 10_000, 'the runtime did not die');
+    const { script } = await withAnswers([], () => vscode.commands.executeCommand('kiln.stopHotReload'));
+    assert.deepEqual(script.messages.map((message) => message.text), [
+      'Kiln: stopped hot reload, but no runtime runs to delete editor-hello-dev from: it comes back with the runtime (delete it from the Kiln view then)',
+    ]);
+    assert.equal(runtimeInfo().pid, pid, 'no runtime was started to delete the copy');
+    const again = await withAnswers([], () => vscode.commands.executeCommand('kiln.stopHotReload'));
+    assert.deepEqual(again.script.messages.map((message) => message.text), ['Kiln: hot reload is not running'], 'the session ended all the same');
+
+    await vscode.commands.executeCommand('kiln.startRuntime');
+    await eventually(() => runtimeClient().listApps(), (apps) => apps.some((app) => app.name === 'editor-hello-dev'), 30_000, () => 'the dev copy did not come back');
+    await runtimeClient().deleteApp('editor-hello-dev');
+  });
+
   it('opens the usage dashboard', async () => {
     const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>('kiln.openDashboard');
     assert.equal(panel?.title, 'Kiln Usage');
