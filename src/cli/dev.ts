@@ -28,6 +28,7 @@ export function registerDev(program: Command): void {
     .action(async (target: string, options: DevOptions, command: Command) => {
       const { file, className } = splitTarget(target);
       const app = await appInFile(file, className);
+      // Only to fail now, with exit code 3, when no runtime runs: the loop connects afresh each deploy.
       connect(command);
       const style = styleFor(process.stdout);
       const entry = path.resolve(file);
@@ -42,17 +43,25 @@ export function registerDev(program: Command): void {
         onEvent: printer(style, path.dirname(entry), path.basename(entry)),
       });
       process.stdout.write(`Dev copy ${style.bold(loop.name)} of ${app.className}: redeployed on every save. Ctrl-C stops it and deletes the copy.\n`);
-      await loop.start();
-      const watched = loop.files().map((watchedFile) => path.relative(process.cwd(), watchedFile));
-      process.stdout.write(style.dim(`Watching ${watched.join(', ')}\n`));
-      await new Promise<void>((resolve) => {
+      // Listening before the first deploy: a Ctrl-C during it cancels it and deletes what it made.
+      let stopping = false;
+      const stopped = new Promise<void>((resolve) => {
         process.once('SIGINT', () => {
+          stopping = true;
           process.stdout.write('\nStopping: deleting the dev copy…\n');
           // A second Ctrl-C leaves without waiting for the runtime.
           process.once('SIGINT', () => process.exit(EXIT.interrupted));
-          loop.stop().finally(resolve);
+          loop.stop().catch((error: unknown) => {
+            process.stderr.write(`kiln: could not delete the dev copy ${loop.name}: ${(error as Error).message}\n`);
+          }).finally(resolve);
         });
       });
+      await loop.start();
+      if (!stopping) {
+        const watched = loop.files().map((watchedFile) => path.relative(process.cwd(), watchedFile));
+        process.stdout.write(style.dim(`Watching ${watched.join(', ')}\n`));
+      }
+      await stopped;
       process.exitCode = EXIT.interrupted;
     });
 }

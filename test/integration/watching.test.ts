@@ -180,6 +180,16 @@ describe('kiln dev', () => {
     assert.deepEqual(await runtime.client.listApps(), []);
   });
 
+  it('deletes the dev copy when Ctrl-C comes during its first deploy', async () => {
+    const dev = spawnCli(['dev', path.join(folder, 'hello.py'), '--name', 'early-dev'], { KILN_HOME: runtime.dataDir }, folder);
+    await waitFor('the first deploy to begin', () => (/deploying…/.test(dev.stdout()) ? true : undefined), 60_000);
+    const output = await dev.stop();
+    assert.equal(output.status, 130);
+    assert.match(output.stdout, /Stopping: deleting the dev copy…\n(Deleted the dev copy|Stopped)\.\n$/);
+    assert.doesNotMatch(output.stdout, /Watching/, 'a stopped loop watches nothing');
+    assert.deepEqual(await runtime.client.listApps(), []);
+  });
+
   it('asks which class when the file has several, and exits 2', async () => {
     const dev = spawnCli(['dev', path.join(ROOT, 'test', 'fixtures', 'apps', 'two_apps.py')], { KILN_HOME: runtime.dataDir });
     const status = await dev.exited();
