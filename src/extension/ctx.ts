@@ -14,7 +14,7 @@ import { DeployDiagnostics } from './deployDiagnostics';
 import { FEATURES } from './features';
 import { createLanguageClient } from './languageClient';
 import { RuntimeModel } from './model';
-import { AppSources } from './targets';
+import { AppSources, PythonFileInView } from './targets';
 
 /** How long closing the window waits for what cleans up over the network. */
 const DISPOSE_WAIT_MS = 3_000;
@@ -29,9 +29,11 @@ export class KilnContext implements vscode.Disposable {
   readonly model: RuntimeModel;
   /** Which file each app deployed from this workspace came from. */
   readonly sources: AppSources;
+  /** The Python file a command given no target acts on. */
+  readonly pythonFile = new PythonFileInView();
   private client: LanguageClient | undefined;
   private clientStarting: Promise<void> | undefined;
-  private readonly disposables: vscode.Disposable[] = [this.output, this.deployLog, this.deployDiagnostics];
+  private readonly disposables: vscode.Disposable[] = [this.output, this.deployLog, this.deployDiagnostics, this.pythonFile];
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.connection = new RuntimeConnection(extension, this.output);

@@ -34,7 +34,8 @@ export function registerNewApp(ctx: KilnContext): void {
     const source = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'templates', template.file));
     const uri = vscode.Uri.file(file);
     await vscode.workspace.fs.writeFile(uri, source);
-    await vscode.window.showTextDocument(uri);
+    // Pinned: a new file is for editing, and a preview tab (the walkthrough's) stays open beside it.
+    await vscode.window.showTextDocument(uri, { preview: false });
     return uri;
   });
 }

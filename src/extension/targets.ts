@@ -1,11 +1,13 @@
 /**
  * Which App (or endpoint) a command acts on, however it was invoked: a CodeLens passes its
- * target, the explorer a file's URI, the apps view one of its items, and the Command Palette
- * nothing at all, in which case it is the App in the active editor (a quick pick when the file
- * has several). Also remembers which file each deployed app came from, so the apps view can
+ * target, the explorer a file's URI, the apps view one of its items, and the Command Palette or
+ * the walkthrough nothing at all, in which case it is the App in the Python file in view (a
+ * quick pick when the file has several) or, for an endpoint with no Python file about, one the
+ * runtime serves. Also remembers which file each deployed app came from, so the apps view can
  * deploy it again.
  */
 import * as vscode from 'vscode';
+import type { AppDetail } from '../shared/api';
 import type { AppTarget, DocumentApp, EndpointTarget } from '../shared/protocol';
 import type { KilnContext } from './ctx';
 
@@ -48,6 +50,38 @@ export class AppSources {
 }
 
 /**
+ * The Python file the user works in: the active editor's; with another editor active (the
+ * walkthrough, a log, the tester), the one Python editor in view, else the last one active that
+ * is still open.
+ */
+export class PythonFileInView implements vscode.Disposable {
+  private last: vscode.Uri | undefined;
+  private readonly listener = vscode.window.onDidChangeActiveTextEditor((editor) => this.note(editor));
+
+  constructor() {
+    this.note(vscode.window.activeTextEditor);
+  }
+
+  get(): vscode.Uri | undefined {
+    const active = vscode.window.activeTextEditor?.document;
+    if (active?.languageId === 'python') return active.uri;
+    const visible = vscode.window.visibleTextEditors.filter((editor) => editor.document.languageId === 'python');
+    if (visible.length === 1) return visible[0]!.document.uri;
+    const last = this.last?.toString();
+    const open = vscode.window.tabGroups.all.some((group) => group.tabs.some((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === last));
+    return open ? this.last : undefined;
+  }
+
+  private note(editor: vscode.TextEditor | undefined): void {
+    if (editor?.document.languageId === 'python') this.last = editor.document.uri;
+  }
+
+  dispose(): void {
+    this.listener.dispose();
+  }
+}
+
+/**
  * The App a command acts on, or undefined when the user dismissed the choice. Throws with a
  * message that says what to do when there is none.
  */
@@ -58,7 +92,8 @@ export async function resolveApp(ctx: KilnContext, argument: unknown, verb: stri
     if (!source) throw new Error(`Kiln does not know which file ${argument.app} was deployed from: open it and run "Kiln: Deploy App"`);
     return source;
   }
-  const uri = argument instanceof vscode.Uri ? argument : activePythonFile();
+  const uri = argument instanceof vscode.Uri ? argument : ctx.pythonFile.get();
+  if (!uri) throw new Error(`open the Python file of a fal.App first, to ${verb} it (or use the CodeLens above its class, or the Kiln view)`);
   const apps = await ctx.documentApps(uri);
   if (apps.length === 0) throw new Error(`${vscode.workspace.asRelativePath(uri)} defines no fal.App class to ${verb}`);
   if (apps.length === 1) return appTargetOf(apps[0]!);
@@ -68,11 +103,15 @@ export async function resolveApp(ctx: KilnContext, argument: unknown, verb: stri
   return picked && appTargetOf(picked.app);
 }
 
-/** The endpoint a command acts on: a lens's, a view item's, or one of the active editor's (picked when several). */
+/**
+ * The endpoint a command acts on: a lens's, a view item's, one of the Python file's in view, or
+ * with no Python file about, one of those the runtime serves (picked when several).
+ */
 export async function resolveEndpoint(ctx: KilnContext, argument: unknown, verb: string): Promise<EndpointTarget | { app: string; path: string } | undefined> {
   if (isAppTarget(argument) && typeof (argument as EndpointTarget).path === 'string') return argument as EndpointTarget;
   if (isViewNode(argument)) return pickDeployedEndpoint(ctx, argument);
-  const uri = argument instanceof vscode.Uri ? argument : activePythonFile();
+  const uri = argument instanceof vscode.Uri ? argument : ctx.pythonFile.get();
+  if (!uri) return pickServedEndpoint(ctx, verb);
   const apps = await ctx.documentApps(uri);
   const endpoints = apps.flatMap((app) => app.endpoints);
   if (endpoints.length === 0) throw new Error(`${vscode.workspace.asRelativePath(uri)} has no @fal.endpoint to ${verb}`);
@@ -95,9 +134,22 @@ async function pickDeployedEndpoint(ctx: KilnContext, node: ViewNode): Promise<{
   return picked && { app: node.app, path: picked.label };
 }
 
+/** Any endpoint the runtime serves, health checks aside: the one there is, or the one picked. */
+async function pickServedEndpoint(ctx: KilnContext, verb: string): Promise<{ app: string; path: string } | undefined> {
+  // The model is empty until the runtime was first needed: then the runtime itself is asked.
+  const apps: AppDetail[] = ctx.model.apps().length ? ctx.model.apps()
+    : await ctx.connection.run(async (client) => Promise.all((await client.listApps()).map((summary) => client.getApp(summary.name))));
+  const endpoints = apps.flatMap((app) => app.endpoints.filter((endpoint) => !endpoint.isHealth).map((endpoint) => ({ app: app.name, path: endpoint.path })));
+  if (endpoints.length === 0) throw new Error(`no endpoint is deployed to ${verb}: open the Python file of a fal.App and deploy it first`);
+  if (endpoints.length === 1) return endpoints[0];
+  const picked = await vscode.window.showQuickPick(endpoints.map((endpoint) => ({ label: `${endpoint.app}${endpoint.path}`, endpoint })),
+    { title: `${capitalize(verb)} which endpoint?` });
+  return picked?.endpoint;
+}
+
 /**
- * A deployed app's name: a view item's, a lens's (its app name), the active editor's App, or
- * one of the runtime's apps picked from a list.
+ * A deployed app's name: a view item's, a lens's (its app name), the App of the Python file in
+ * view, or one of the runtime's apps picked from a list.
  */
 export async function resolveDeployedApp(ctx: KilnContext, argument: unknown, verb: string): Promise<string | undefined> {
   if (isViewNode(argument)) return argument.app;
@@ -106,9 +158,9 @@ export async function resolveDeployedApp(ctx: KilnContext, argument: unknown, ve
   // The model is empty while the runtime is away: asking the runtime says why.
   const deployed = ctx.model.apps().length ? ctx.model.apps().map((app) => app.name)
     : (await ctx.connection.run((client) => client.listApps())).map((app) => app.name);
-  const editor = vscode.window.activeTextEditor;
-  if (editor?.document.languageId === 'python') {
-    const mine = (await ctx.documentApps(editor.document.uri)).filter((app) => deployed.includes(app.appName));
+  const file = ctx.pythonFile.get();
+  if (file) {
+    const mine = (await ctx.documentApps(file)).filter((app) => deployed.includes(app.appName));
     if (mine.length === 1) return mine[0]!.appName;
   }
   if (deployed.length === 0) throw new Error(`no app is deployed to ${verb}: deploy one first`);
@@ -118,14 +170,6 @@ export async function resolveDeployedApp(ctx: KilnContext, argument: unknown, ve
 
 function appTargetOf(app: DocumentApp): AppTarget {
   return { uri: app.uri, className: app.className, appName: app.appName };
-}
-
-function activePythonFile(): vscode.Uri {
-  const document = vscode.window.activeTextEditor?.document;
-  if (!document || document.languageId !== 'python') {
-    throw new Error('open the Python file of a fal.App first (or use the CodeLens above its class, or the Kiln view)');
-  }
-  return document.uri;
 }
 
 function capitalize(text: string): string {

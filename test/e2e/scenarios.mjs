@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { serverTimeoutMs, uiTimeoutMs, until } from './workbench.mjs';
+import { plain, serverTimeoutMs, uiTimeoutMs, until } from './workbench.mjs';
 
 /** What Kiln reports on bad_config.py, in the order the Problems view sorts it (errors first, then by line). */
 const badConfigProblems = [
@@ -185,7 +185,7 @@ export const scenarios = [
       await ui.kilnView();
       const app = ui.treeRow('text-to-image');
       await app.waitFor({ timeout: uiTimeoutMs });
-      await until(() => app.innerText(), (text) => /live · r1 · GPU-A100 · \$/.test(plain(text)), {
+      await until(() => app.innerText(), (text) => /live\s+·\s+r1\s+·\s+GPU-A100\s+·\s+\$/.test(plain(text)), {
         describe: (text) => `the app's row read ${JSON.stringify(text)}`,
       });
       if ((await app.getAttribute('aria-expanded')) !== 'true') await app.click();
@@ -220,7 +220,10 @@ export const scenarios = [
       await page.locator('.status-ok', { hasText: '200' }).waitFor({ timeout: 60_000 });
       const image = page.locator('.json-image img');
       await image.waitFor({ timeout: uiTimeoutMs });
-      assert.ok(await image.evaluate((element) => element.naturalWidth) === 40, 'the picture is 16 + 4 x 6 pixels wide');
+      // Decoded, the picture is 16 + 4 x 6 pixels wide.
+      await until(() => image.evaluate((element) => element.naturalWidth), (width) => width === 40, {
+        describe: (width) => `the picture is ${width} pixels wide, not 16 + 4 x 6 = 40`,
+      });
       assert.match(await page.locator('.timing').innerText(), /total \d/);
       assert.match(await page.locator('.timing').innerText(), /execution \d/);
       assert.match(await page.locator('.cost').innerText(), /^≈ \$0\.0/);
@@ -392,25 +395,42 @@ export const scenarios = [
     },
   },
   {
-    title: 'the walkthrough leads from an empty folder to the first response',
+    title: 'the walkthrough\'s buttons lead from a new app to its first response, with no code editor active',
     async run({ ui, shot }) {
       await ui.runCommand('Welcome: Open Walkthrough...');
       await ui.quickInput.locator('.monaco-list-row', { hasText: 'Get started with Kiln' }).click();
       const page = ui.page.locator('.gettingStartedContainer');
-      for (const step of ['Create an app', 'Deploy it', 'Call it', 'Watch its logs', 'Reload on save', 'Watch what it costs']) {
-        await page.locator('.step-title', { hasText: step }).waitFor({ timeout: uiTimeoutMs });
+      const step = (title) => page.locator('.getting-started-step', { has: ui.page.locator('.step-title', { hasText: title }) });
+      for (const title of ['Create an app', 'Deploy it', 'Call it', 'Watch its logs', 'Reload on save', 'Watch what it costs']) {
+        await step(title).waitFor({ timeout: uiTimeoutMs });
       }
-      await page.locator('.getting-started-step.expanded', { hasText: 'New App…' }).waitFor({ timeout: uiTimeoutMs });
       // Without the side bar the walkthrough has the width to show each step's page beside it.
       await ui.keyboard.press('Control+B');
-      await page.locator('.getting-started-media').waitFor({ timeout: uiTimeoutMs }).catch(() => {});
+      // Each step's page beside it (a webview of its markdown).
+      await ui.page.locator('.getting-started-media iframe.webview.ready').contentFrame().locator('#active-frame').contentFrame()
+        .locator('h1', { hasText: 'Create an app' }).waitFor({ timeout: uiTimeoutMs });
       await shot('walkthrough');
+
+      await step('Create an app').getByRole('button', { name: 'New App…' }).click();
+      await ui.quickInput.locator('.monaco-list-row', { hasText: 'The smallest app' }).click();
+      // hello.py is taken: the new app gets a name of its own, and the editor.
+      await ui.page.locator('.tab.active', { hasText: 'hello_2.py' }).waitFor({ timeout: uiTimeoutMs });
+
+      // Back to the walkthrough: the file is open, but no code editor is active.
+      await ui.page.locator('.tab', { hasText: 'Walkthrough: Kiln' }).click();
+      await step('Deploy it').locator('.step-title').click();
+      await step('Deploy it').getByRole('button', { name: 'Deploy App' }).click();
+      await ui.notification(/hello revision 1 is live at http:\/\/127\.0\.0\.1:\d+\/hello/).waitFor({ timeout: 60_000 });
+      await ui.clearNotifications();
+
+      await step('Call it').locator('.step-title').click();
+      await step('Call it').getByRole('button', { name: 'Open Endpoint Tester' }).click();
+      const tester = ui.webview();
+      await tester.locator('vscode-textfield[name="name"]').waitFor({ timeout: uiTimeoutMs });
+      await tester.locator('vscode-button.send').click();
+      await tester.locator('.json-string', { hasText: '"Hello, world!"' }).waitFor({ timeout: 60_000 });
+      await shot('walkthrough-first-response');
       await ui.keyboard.press('Control+B');
     },
   },
 ];
-
-/** Text as the workbench renders it, with its non-breaking spaces read as spaces. */
-function plain(text) {
-  return text.replace(/\u00a0/g, ' ').replace(/\s+/g, ' ');
-}

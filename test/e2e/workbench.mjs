@@ -22,7 +22,7 @@ export async function until(probe, accept, { timeoutMs = uiTimeoutMs, describe }
 }
 
 /** Text as the workbench renders it, with its non-breaking spaces read as spaces. */
-const plain = (text) => text.replace(/\u00a0/g, ' ');
+export const plain = (text) => text.replace(/\u00a0/g, ' ');
 
 export class Workbench {
   /** @param {import('playwright-core').Page} page */
@@ -194,9 +194,13 @@ export class Workbench {
     return this.page.locator('.statusbar-item', { hasText: pattern });
   }
 
-  /** The page of the webview that shows now (the tester, the dashboard): VS Code nests it in two frames. */
+  /**
+   * The page of Kiln's webview that shows now (the tester, the dashboard), not another's beside
+   * it (the walkthrough's): VS Code nests it in two frames.
+   */
   webview() {
-    return this.page.locator('iframe.webview.ready').filter({ visible: true }).contentFrame().locator('#active-frame').contentFrame();
+    return this.page.locator('iframe.webview.ready[src*="extensionId=kiln-dev.kiln"]').filter({ visible: true })
+      .contentFrame().locator('#active-frame').contentFrame();
   }
 
   /** The entry `title` of the context menu open now. */

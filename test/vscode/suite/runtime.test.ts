@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { allTabs, closeAll, findLens, openFile, runtimeClient, runtimeInfo, workspaceFile } from './kiln';
 import { withAnswers } from './prompts';
-import { eventually } from './waitFor';
+import { eventually, waitFor } from './waitFor';
 
 interface DeployOutcome {
   app?: { name: string; state: string; revision: number; url: string };
@@ -79,6 +79,24 @@ describe('deploy and invoke from the editor', () => {
     const fromNotification = await vscode.commands.executeCommand<vscode.WebviewPanel>('kiln.openTester', { app: 'editor-hello' });
     assert.equal(fromNotification?.title, 'Test editor-hello/greet');
     fromNotification!.dispose();
+  });
+
+  it('deploys and opens the tester from the walkthrough, where no text editor is active: the Python file last used, else what the runtime serves', async function () {
+    this.timeout(120_000);
+    await openFile('deploy_me.py');
+    await vscode.commands.executeCommand('workbench.action.openWalkthrough', 'kiln-dev.kiln#kiln.gettingStarted', false);
+    await waitFor(() => vscode.window.activeTextEditor === undefined, 10_000, 'the walkthrough did not take the editor area');
+    const outcome = await vscode.commands.executeCommand<DeployOutcome>('kiln.deploy');
+    assert.equal(outcome?.app?.name, 'editor-hello', `deploy failed: ${outcome?.error}`);
+    const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>('kiln.openTester');
+    assert.equal(panel?.title, 'Test editor-hello/greet');
+    panel!.dispose();
+
+    // No Python file open at all: the runtime's one endpoint.
+    await closeAll();
+    const served = await vscode.commands.executeCommand<vscode.WebviewPanel>('kiln.openTester');
+    assert.equal(served?.title, 'Test editor-hello/greet');
+    served!.dispose();
   });
 
   it('asks each input in an input box the first time, typed by the parameter\'s hint', async function () {
