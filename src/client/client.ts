@@ -5,6 +5,7 @@
  * Management calls throw KilnApiError on an error status; invocations and queue results return
  * the status instead, because there an error is an answer the caller shows.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { MachineType } from '../appconfig/catalog';
 import type {
   AppDetail,
@@ -248,7 +249,8 @@ export class KilnClient {
     { signal, logs = false }: CallOptions & { logs?: boolean } = {}): Promise<boolean> {
     let last = await this.followQueueStatus(app, requestId, onStatus, { signal, logs });
     while (!signal?.aborted && last?.status !== 'COMPLETED') {
-      await new Promise((resolve) => setTimeout(resolve, QUEUE_POLL_MS));
+      // A cancel ends the wait at once, not at the next poll.
+      await delay(QUEUE_POLL_MS, undefined, { signal }).catch(() => undefined);
       if (signal?.aborted) break;
       last = await this.queueStatus(app, requestId, { signal, logs }).catch((error: unknown) => {
         if (signal?.aborted) return last;

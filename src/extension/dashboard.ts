@@ -18,6 +18,8 @@ class Dashboard implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  /** What listens to the panel there is now: gone with it, so a panel opened again starts clean. */
+  private panelDisposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: KilnContext) {
     this.disposables.push(ctx.model.onDidChange(() => this.readSoon()));
@@ -36,12 +38,14 @@ class Dashboard implements vscode.Disposable {
       if (!message) return;
       if (message.type === 'range') this.hours = message.hours;
       void this.read();
-    }, undefined, this.disposables);
-    panel.onDidChangeViewState(() => { if (panel.visible) void this.read(); }, undefined, this.disposables);
+    }, undefined, this.panelDisposables);
+    panel.onDidChangeViewState(() => { if (panel.visible) void this.read(); }, undefined, this.panelDisposables);
     panel.onDidDispose(() => {
       clearInterval(this.timer);
       this.panel = undefined;
-    }, undefined, this.disposables);
+      this.panelDisposables.forEach((disposable) => disposable.dispose());
+      this.panelDisposables = [];
+    }, undefined, this.panelDisposables);
     this.timer = setInterval(() => { if (panel.visible) void this.read(); }, REFRESH_MS);
     this.panel = panel;
     return panel;

@@ -30,6 +30,8 @@ class TesterPanel implements vscode.Disposable {
   private pendingInput: Record<string, unknown> | undefined;
   private inFlight: AbortController | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  /** What listens to the panel there is now: gone with it, so a panel opened again starts clean. */
+  private panelDisposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: KilnContext, private readonly history: TesterHistory) {
     // A redeploy can change an endpoint's schema; a delete removes it. While the runtime is away
@@ -53,11 +55,13 @@ class TesterPanel implements vscode.Disposable {
       this.panel.webview.onDidReceiveMessage((raw: unknown) => {
         const message = parseTesterMessage(raw);
         if (message) void this.receive(message);
-      }, undefined, this.disposables);
+      }, undefined, this.panelDisposables);
       this.panel.onDidDispose(() => {
         this.inFlight?.abort();
         this.panel = undefined;
-      }, undefined, this.disposables);
+        this.panelDisposables.forEach((disposable) => disposable.dispose());
+        this.panelDisposables = [];
+      }, undefined, this.panelDisposables);
     } else {
       this.panel.title = this.title();
       this.panel.reveal(undefined, false);
@@ -142,10 +146,13 @@ class TesterPanel implements vscode.Disposable {
     this.update(current, { type: 'sending', mode });
     const started = performance.now();
     try {
-      const client = await this.ctx.connection.client();
-      const { result, timing } = mode === 'queue'
-        ? await this.sendQueued(client, current, input, controller.signal, started)
-        : await this.sendSync(client, current, input, controller.signal, started);
+      // run(): a runtime restarted since the page opened is found again, and one that is away says what fixes it.
+      const { result, timing, runtimeUrl } = await this.ctx.connection.run(async (client) => ({
+        ...(mode === 'queue'
+          ? await this.sendQueued(client, current, input, controller.signal, started)
+          : await this.sendSync(client, current, input, controller.signal, started)),
+        runtimeUrl: client.url,
+      }));
       if (controller.signal.aborted) {
         this.update(current, { type: 'failed', message: 'Cancelled.' });
         return;
@@ -154,7 +161,7 @@ class TesterPanel implements vscode.Disposable {
       const type = app && findMachineType(app.machineType);
       const price = type ? runnerRate(type, app.config.numGpus).perSecond : null;
       const header = (name: string) => result.headers[name] ?? null;
-      const images = await fetchImages(result.body);
+      const images = await fetchImages(result.body, runtimeUrl);
       const response: TesterResponse = {
         mode,
         status: result.status,
@@ -239,11 +246,6 @@ class TesterPanel implements vscode.Disposable {
     vscode.window.setStatusBarMessage(`$(copy) Copied the request as ${as === 'curl' ? 'curl' : '@fal-ai/client code'}`, 3000);
   }
 
-  /** The panel now, for tests. */
-  get webviewPanel(): vscode.WebviewPanel | undefined {
-    return this.panel;
-  }
-
   dispose(): void {
     this.inFlight?.abort();
     this.panel?.dispose();
@@ -254,7 +256,8 @@ class TesterPanel implements vscode.Disposable {
 export function registerTester(ctx: KilnContext): void {
   const tester = new TesterPanel(ctx, new TesterHistory(ctx.memento));
   ctx.subscribe(tester);
-  // ▶ Invoke (a lens), the palette's Invoke Endpoint and the view's endpoints all open the tester.
+  // ▶ Invoke (a lens), the palette's Open Endpoint Tester (kiln.invoke), the view's endpoints and
+  // the walkthrough (kiln.openTester) all open the tester.
   const open = async (argument?: unknown) => {
     const endpoint = await resolveEndpoint(ctx, argument, 'invoke');
     if (!endpoint) return undefined;

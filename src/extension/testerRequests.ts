@@ -69,11 +69,17 @@ function isImageUrl(text: string): boolean {
   }
 }
 
-/** The response's pictures as data: URIs; a picture that cannot be fetched is left out (the JSON still links it). */
-export async function fetchImages(body: unknown): Promise<ResponseImage[]> {
+/**
+ * The response's pictures as data: URIs. Only the runtime's own /files/ are fetched: what an app
+ * returns must not make the editor call other addresses (a cloud's metadata service, a port on
+ * the user's machine), and the page loads nothing remote. A picture elsewhere, or one that
+ * cannot be fetched, is left out; the JSON still links it.
+ */
+export async function fetchImages(body: unknown, runtimeUrl: string): Promise<ResponseImage[]> {
   const refs = findImageRefs(body).slice(0, MAX_IMAGES);
   const images = await Promise.all(refs.map(async ({ pointer, ref }): Promise<ResponseImage | undefined> => {
     if (ref.startsWith('data:')) return { pointer, dataUri: ref };
+    if (!isRuntimeFile(ref, runtimeUrl)) return undefined;
     try {
       const response = await fetch(ref, { signal: AbortSignal.timeout(15_000) });
       const type = response.headers.get('content-type') ?? '';
@@ -90,6 +96,12 @@ export async function fetchImages(body: unknown): Promise<ResponseImage[]> {
     }
   }));
   return images.filter((image): image is ResponseImage => image !== undefined);
+}
+
+function isRuntimeFile(ref: string, runtimeUrl: string): boolean {
+  // URL() resolves dot segments, so /files/../admin is seen as /admin.
+  const url = URL.canParse(ref) ? new URL(ref) : undefined;
+  return url?.origin === new URL(runtimeUrl).origin && url.pathname.startsWith('/files/');
 }
 
 /** A string as one shell word: single quotes, with the quotes inside it escaped. */

@@ -14,8 +14,10 @@ const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000
 describe('pictures in a response', () => {
   let server: Server;
   let base: string;
+  const asked: string[] = [];
   before(async () => {
     server = createServer((request, response) => {
+      asked.push(request.url!);
       if (request.url === '/files/app/picture.png') {
         response.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
       } else {
@@ -44,9 +46,17 @@ describe('pictures in a response', () => {
     ]);
   });
 
-  it('fetches them as data: URIs, leaving out what is not an image', async () => {
-    const images = await fetchImages({ image_url: `${base}/files/app/picture.png`, missing: `${base}/files/app/gone.png` });
+  it('fetches the runtime\'s files as data: URIs, leaving out what is not an image', async () => {
+    const images = await fetchImages({ image_url: `${base}/files/app/picture.png`, missing: `${base}/files/app/gone.png` }, base);
     assert.deepEqual(images, [{ pointer: '/image_url', dataUri: `data:image/png;base64,${PNG.toString('base64')}` }]);
+  });
+
+  it('never fetches what is not one of the runtime\'s files: a response cannot make the editor call other addresses', async () => {
+    asked.length = 0;
+    const elsewhere = `http://localhost:${new URL(base).port}/files/app/picture.png`;
+    const images = await fetchImages({ other_host: elsewhere, not_files: `${base}/admin/picture.png`, escaping: `${base}/files/../admin/picture.png`, inline: 'data:image/png;base64,AAAA' }, base);
+    assert.deepEqual(images, [{ pointer: '/inline', dataUri: 'data:image/png;base64,AAAA' }]);
+    assert.deepEqual(asked, []);
   });
 });
 

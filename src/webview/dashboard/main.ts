@@ -9,6 +9,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import '../../../media/webview/common.css';
 import '../../../media/webview/dashboard.css';
+import { formatUsd } from '../../appconfig/cost';
 import type { UsageResponse, UsageSample } from '../../shared/api';
 import { DASHBOARD_RANGES, type DashboardHours, type DashboardToExtension, type ExtensionToDashboard } from '../../shared/webviewProtocol';
 import { connect, h } from '../vscodeApi';
@@ -110,7 +111,7 @@ function render(usage: UsageResponse, now: number): void {
     { label: `${s.app} p95`, values: s.p95, stroke: colour(i), dash: [6, 4] },
   ]), (v) => (v >= 1000 ? `${Number((v / 1000).toPrecision(3))} s` : `${Number(v.toPrecision(3))} ms`));
   chart('Runners', xs, series.map((s, i) => ({ label: s.app, values: s.runners, stroke: colour(i), stepped: true })), wholeNumber);
-  chart('Cost so far (USD)', xs, series.map((s, i) => ({ label: s.app, values: s.cost, stroke: colour(i) })), (v) => `$${Number(v.toPrecision(3))}`);
+  chart('Cost so far (USD)', xs, series.map((s, i) => ({ label: s.app, values: s.cost, stroke: colour(i) })), (v) => formatUsd(v));
 }
 
 /** Counts have no halves: the axis labels only whole ticks. */
@@ -130,7 +131,7 @@ function summaryCard(app: string, samples: UsageSample[], costUsd: number, strok
     h('div', { class: 'card-title' }, swatch, app),
     h('div', { class: 'card-numbers' },
       number(String(requests), 'requests'), number(String(errors), 'errors'), number(p95 ? `${Math.round(p95)} ms` : '–', 'worst p95'),
-      number(String(runners), 'runners now'), number(`$${costUsd < 0.01 ? costUsd.toPrecision(2) : costUsd.toFixed(2)}`, 'cost in window')));
+      number(String(runners), 'runners now'), number(formatUsd(costUsd), 'cost in window')));
 }
 
 function number(value: string, label: string): HTMLElement {

@@ -15,6 +15,7 @@ import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '../../../media/webview/common.css';
 import '../../../media/webview/tester.css';
+import { formatUsd } from '../../appconfig/cost';
 import type {
   EndpointRef, ExtensionToTester, HistoryEntry, InvokeMode, SnippetKind, TesterEndpoint, TesterResponse, TesterToExtension,
 } from '../../shared/webviewProtocol';
@@ -32,7 +33,13 @@ interface PageState {
 
 const channel = connect<TesterToExtension, ExtensionToTester, PageState>();
 const state: PageState = channel.state() ?? { mode: 'sync', drafts: {}, responses: {} };
-const save = () => channel.saveState(state);
+// The state holds the last responses, pictures and all: it is written once typing pauses, not
+// on every keystroke, and only the newest response keeps its pictures.
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
+const save = () => {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => channel.saveState(state), 300);
+};
 
 let endpoint: TesterEndpoint | undefined;
 let fields: Field[] = [];
@@ -124,6 +131,7 @@ channel.onMessage((message) => {
       setBusy(false);
       history = message.history;
       fillHistory();
+      for (const [key, older] of Object.entries(state.responses)) state.responses[key] = { ...older, images: [] };
       state.responses[keyOf(message.target)] = message.response;
       save();
       showResponse(message.response);
@@ -160,7 +168,7 @@ function showEndpoint(next: TesterEndpoint, others: EndpointRef[], entries: Hist
   form.reset(fields, drafts);
   noInputs.hidden = fields.length > 0;
   endpointUrl.textContent = `POST ${next.url}`;
-  endpointPrice.textContent = next.pricePerSecond > 0 ? `${next.machineType} · $${Number(next.pricePerSecond.toPrecision(3))}/s` : next.machineType;
+  endpointPrice.textContent = next.pricePerSecond > 0 ? `${next.machineType} · ${formatUsd(next.pricePerSecond)}/s` : next.machineType;
   const choices = [...others];
   if (!choices.some((other) => keyOf(other) === key)) choices.unshift({ app: next.app, path: next.path });
   switcher.replaceChildren(...choices.map((choice) => h('vscode-option', { value: keyOf(choice), selected: keyOf(choice) === key }, `${choice.app}${choice.path}`)));
@@ -235,7 +243,7 @@ function showResponse(result: TesterResponse): void {
       h('span', { class: `status ${ok ? 'status-ok' : 'status-error'}` }, `${result.status}${result.errorType ? ` ${result.errorType}` : ''}`),
       h('span', { class: 'timing' },
         part('total', timing.totalMs), part('queue', timing.queueMs), part('cold start', timing.coldStartMs), part('execution', timing.executionMs)),
-      result.costUsd === null ? null : h('span', { class: 'cost', title: 'Execution time at the machine type\'s price' }, `≈ ${formatCost(result.costUsd)}`)),
+      result.costUsd === null ? null : h('span', { class: 'cost', title: 'Execution time at the machine type\'s price' }, `≈ ${formatUsd(result.costUsd)}`)),
     h('div', { class: 'response-meta' },
       [result.mode === 'queue' ? 'queue' : 'sync', result.runner && `runner ${result.runner}`, result.revision !== null && `revision ${result.revision}`,
         result.requestId && `request ${result.requestId}`].filter(Boolean).join(' · ')),
@@ -245,12 +253,6 @@ function showResponse(result: TesterResponse): void {
 
 function formatMs(ms: number): string {
   return ms < 1000 ? `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
-
-/** Costs of one request are tiny: enough digits to see them. */
-function formatCost(usd: number): string {
-  if (usd === 0) return '$0';
-  return usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${Number(usd.toPrecision(2)).toFixed(10).replace(/0+$/, '')}`;
 }
 
 function summarize(input: Record<string, unknown>): string {
