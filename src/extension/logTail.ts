@@ -106,7 +106,8 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
 
   constructor(private readonly ctx: KilnContext) {
     this.status.name = 'Kiln Log Tail';
-    this.disposables.push(vscode.window.tabGroups.onDidChangeTabs(() => this.stopUnseen()));
+    this.disposables.push(vscode.window.tabGroups.onDidChangeTabs(() => this.followTabs()));
+    this.followTabs();
   }
 
   /** Documents are filled by edits as records come; opening one starts empty. */
@@ -116,6 +117,21 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
 
   /** Opens (or shows again) the tail of `app` through `filter`. */
   async open(app: string, filter: LogFilter = {}, column?: vscode.ViewColumn): Promise<vscode.TextDocument> {
+    const uri = logUri(app, filter);
+    const shown = this.follow(app, filter);
+    try {
+      await shown.flushing;
+      const document = await vscode.workspace.openTextDocument(uri);
+      const editor = await vscode.window.showTextDocument(document, { preview: false, ...(column ? { viewColumn: column } : {}) });
+      this.scrollToEnd(document, editor);
+      return document;
+    } finally {
+      this.settled(uri);
+    }
+  }
+
+  /** The tail of `app` through `filter` into its document, started unless it runs already. */
+  private follow(app: string, filter: LogFilter): ShownDocument {
     const uri = logUri(app, filter);
     this.failures.delete(app);
     const stream = this.streamOf(app);
@@ -131,16 +147,14 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
       this.shown.set(uri.toString(), shown);
       shown.flushing = this.fill(uri, records, shown.runnerWidth);
     }
-    try {
-      await shown.flushing;
-      const document = await vscode.workspace.openTextDocument(uri);
-      const editor = await vscode.window.showTextDocument(document, { preview: false, ...(column ? { viewColumn: column } : {}) });
-      this.scrollToEnd(document, editor);
-      return document;
-    } finally {
-      shown.opening = false;
-      this.showStatus();
-    }
+    return shown;
+  }
+
+  /** The document's tab is up (or never will be): from now on, no tab showing it ends its stream. */
+  private settled(uri: vscode.Uri): void {
+    const shown = this.shown.get(uri.toString());
+    if (shown) shown.opening = false;
+    this.showStatus();
   }
 
   private async fill(uri: vscode.Uri, records: LogRecord[], runnerWidth: number): Promise<void> {
@@ -229,12 +243,21 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
     }
   }
 
-  /** Ends the streams no tab shows any more, and forgets their documents' progress. */
-  private stopUnseen(): void {
-    const open = new Set(vscode.window.tabGroups.all.flatMap((group) => group.tabs)
+  /**
+   * Tails what the log tabs show, and no more. A tab with no tail behind it (one VS Code restored
+   * from an earlier window, or a closed one opened again) starts its tail; the streams no tab
+   * shows any more end, and their documents' progress is forgotten.
+   */
+  private followTabs(): void {
+    const uris = vscode.window.tabGroups.all.flatMap((group) => group.tabs)
       .map((tab) => (tab.input instanceof vscode.TabInputText ? tab.input.uri : undefined))
-      .filter((uri): uri is vscode.Uri => uri?.scheme === LOG_SCHEME)
-      .map((uri) => uri.toString()));
+      .filter((uri): uri is vscode.Uri => uri?.scheme === LOG_SCHEME);
+    for (const uri of uris) {
+      if (this.shown.has(uri.toString())) continue;
+      const { app, filter } = parseLogUri(uri);
+      void this.follow(app, filter).flushing.finally(() => this.settled(uri));
+    }
+    const open = new Set(uris.map((uri) => uri.toString()));
     for (const [key, shown] of this.shown) {
       if (open.has(key) || shown.opening) continue;
       clearTimeout(shown.timer);
@@ -274,11 +297,6 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
       ? `The runtime is away (${(waiting[0]!.state as Extract<FollowState, { state: 'waiting' }>).reason}); the tail resumes from the last line shown once it is back.`
       : 'Kiln log tail: closing its tabs ends it.';
     this.status.show();
-  }
-
-  /** Whether any stream is open (for tests and the status item). */
-  tailing(app: string): FollowState | undefined {
-    return this.streams.get(app)?.state;
   }
 
   dispose(): void {
@@ -323,8 +341,13 @@ export function registerLogs(ctx: KilnContext): void {
   });
 }
 
+/** The app's runners to choose from: those running now, and those its log has named. */
+function runnerChoices(ctx: KilnContext, tails: LogTails, app: string): string[] {
+  return [...new Set([...(ctx.model.app(app)?.runnerDetails ?? []).map((runner) => runner.id), ...tails.runnersSeen(app)])];
+}
+
 async function pickRunner(ctx: KilnContext, tails: LogTails, app: string): Promise<string | undefined> {
-  const runners = [...new Set([...(ctx.model.app(app)?.runnerDetails ?? []).map((runner) => runner.id), ...tails.runnersSeen(app)])];
+  const runners = runnerChoices(ctx, tails, app);
   if (runners.length === 0) throw new Error(`${app} has no runners now, and its log has named none`);
   return vscode.window.showQuickPick(runners, { title: `Tail which runner of ${app}?` });
 }
@@ -332,7 +355,7 @@ async function pickRunner(ctx: KilnContext, tails: LogTails, app: string): Promi
 /** A quick pick of runners, text, or no filter; undefined when dismissed. */
 async function askFilter(ctx: KilnContext, tails: LogTails, app: string, current: LogFilter): Promise<LogFilter | undefined> {
   type Choice = vscode.QuickPickItem & { filter?: LogFilter; text?: true };
-  const runners = [...new Set([...(ctx.model.app(app)?.runnerDetails ?? []).map((runner) => runner.id), ...tails.runnersSeen(app)])];
+  const runners = runnerChoices(ctx, tails, app);
   const items: Choice[] = [
     { label: '$(search) Lines containing text…', text: true },
     ...runners.map((runner): Choice => ({ label: `$(server) ${runner}`, description: 'only this runner', filter: { ...current, runner } })),

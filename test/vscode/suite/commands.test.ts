@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { ensureRuntime, isProcessAlive, KilnClient, type RuntimeHandle } from '../../../src/client';
+import { defaultDataDir } from '../../../src/shared/dataDir';
 import { allTabs, closeAll, openFile, runtimeClient, runtimeInfo, workspaceFile } from './kiln';
 import { withAnswers } from './prompts';
 import { eventually, waitFor } from './waitFor';
@@ -72,12 +73,25 @@ describe('the Kiln commands', () => {
     const { result: filtered } = await withAnswers([{ pick: 'Lines containing text' }, { input: 'Filtered' }],
       () => vscode.commands.executeCommand<vscode.TextDocument>('kiln.filterLogs'));
     assert.match(filtered!.uri.path, /^\/editor-hello \(“Filtered”\)\.log$/);
-    await client.invoke('editor-hello', '/greet', { name: 'Filtered' });
+    // The other line comes first: once the filtered one shows, the other has had its chance to.
     await client.invoke('editor-hello', '/greet', { name: 'Other' });
+    await client.invoke('editor-hello', '/greet', { name: 'Filtered' });
     await eventually(() => filtered!.getText(), (text) => text.includes('greeting Filtered'), 15_000, (text) => `no filtered line:\n${text}`);
     assert.ok(!filtered!.getText().includes('greeting Other'), 'the filter keeps other lines out');
     assert.ok(!allTabs().some((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === document!.uri.toString()),
       'the filtered tab takes the place of the unfiltered one');
+    await closeAll();
+  });
+
+  it('fills a log tab that VS Code restores from an earlier window, with no Tail Logs run', async function () {
+    this.timeout(60_000);
+    await runtimeClient().invoke('editor-hello', '/greet', { name: 'restored' });
+    // A restored tab asks for its URI's content, as openTextDocument does here.
+    const document = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: 'kiln-log', path: '/editor-hello.log' }));
+    await vscode.window.showTextDocument(document, { preview: false });
+    await eventually(() => document.getText(), (text) => text.includes('greeting restored'), 15_000, (text) => `the restored tab stayed without the log:\n${text}`);
+    await runtimeClient().invoke('editor-hello', '/greet', { name: 'after restore' });
+    await eventually(() => document.getText(), (text) => text.includes('greeting after restore'), 15_000, (text) => `the restored tab did not follow:\n${text}`);
     await closeAll();
   });
 
@@ -99,9 +113,11 @@ describe('the Kiln commands', () => {
     assert.equal(result, undefined, 'a refused value changes nothing');
     assert.match(script.asked[1]!.refused!, /^max_concurrency must be a whole number, 1 or more$/);
 
+    const before = await runtimeClient().getApp('editor-hello');
     await withAnswers([{ input: '1' }, { input: '3' }, { input: '120' }], () => vscode.commands.executeCommand('kiln.scaleApp', item({ app: 'editor-hello' })));
     const app = await runtimeClient().getApp('editor-hello');
     assert.deepEqual([app.scale.minConcurrency, app.scale.maxConcurrency, app.scale.keepAlive], [1, 3, 120]);
+    assert.equal(app.revision, before.revision, 'scaling is no redeploy');
     assert.deepEqual(app.scaleOverrides, { minConcurrency: 1, maxConcurrency: 3, keepAlive: 120 });
     await runtimeClient().scale('editor-hello', { reset: true });
   });
@@ -110,7 +126,14 @@ describe('the Kiln commands', () => {
     this.timeout(60_000);
     const value = 'sk-test-0123456789';
     await withAnswers([{ input: 'EDITOR_TOKEN' }, { input: value }], () => vscode.commands.executeCommand('kiln.setSecret'));
-    assert.deepEqual((await runtimeClient().listSecrets()).map((secret) => secret.name), ['EDITOR_TOKEN']);
+    const secrets = await runtimeClient().listSecrets();
+    assert.deepEqual(secrets.map((secret) => secret.name), ['EDITOR_TOKEN']);
+    assert.ok(!JSON.stringify(secrets).includes(value), 'the runtime never answers with the value');
+    // Nor does anything keep it in the clear: an open document, the settings, the runtime's log.
+    const kept = vscode.workspace.textDocuments.map((document) => document.getText()).join('\n')
+      + JSON.stringify(vscode.workspace.getConfiguration('kiln'))
+      + readFileSync(path.join(defaultDataDir(), 'runtime.log'), 'utf8');
+    assert.ok(!kept.includes(value), 'the value is kept nowhere in the clear');
     await vscode.commands.executeCommand('kiln.unsetSecret', item({ secret: 'EDITOR_TOKEN' }));
     assert.deepEqual(await runtimeClient().listSecrets(), []);
   });
@@ -211,10 +234,12 @@ describe('the Kiln commands', () => {
       const { pid } = runtimeInfo();
       await runtimeClient().shutdown();
       await waitFor(() => !isProcessAlive(pid), 15_000, 'the runtime did not stop');
-      const { script } = await withAnswers([], () => vscode.commands.executeCommand('kiln.scaleApp'));
+      // The notification's Start Runtime button is the fix.
+      const { script } = await withAnswers([{ button: 'Start Runtime' }], () => vscode.commands.executeCommand('kiln.scaleApp'));
       assert.match(script.messages[0]!.text, /^Kiln: No Kiln runtime is running, and kiln\.runtime\.autoStart is off\.$/);
-      await vscode.commands.executeCommand('kiln.startRuntime');
-      assert.ok(isProcessAlive(runtimeInfo().pid));
+      const started = () => { try { return runtimeInfo().pid !== pid && isProcessAlive(runtimeInfo().pid); } catch { return false; } };
+      await waitFor(started, 30_000, 'the Start Runtime button did not start a runtime');
+      await eventually(() => runtimeClient().health(), (health) => health.url === runtimeInfo().url, 15_000, () => 'the new runtime does not answer');
     } finally {
       await settings.update('runtime.autoStart', undefined, vscode.ConfigurationTarget.Workspace);
     }
