@@ -176,9 +176,19 @@ export class DevLoop {
 export function watchFilesOnDisk(files: string[], onChange: (file: string) => void): { close(): void } {
   const wanted = new Set(files.map((file) => path.resolve(file)));
   const folders = [...new Set([...wanted].map((file) => path.dirname(file)))];
-  const watchers = folders.map((folder) => watchFolder(folder, (_event, name) => {
-    const file = name && path.join(folder, name.toString());
-    if (file && wanted.has(file)) onChange(file);
-  }));
+  const watchers = folders.map((folder) => {
+    const watcher = watchFolder(folder, (_event, name) => {
+      const file = name && path.join(folder, name.toString());
+      if (file && wanted.has(file)) onChange(file);
+    });
+    // The folder went away (or can no longer be watched): that is a change to its files, whose
+    // deploy then says what is missing, rather than an 'error' event that ends the process.
+    watcher.on('error', () => {
+      watcher.close();
+      const lost = [...wanted].find((file) => path.dirname(file) === folder);
+      if (lost) onChange(lost);
+    });
+    return watcher;
+  });
   return { close: () => watchers.forEach((watcher) => watcher.close()) };
 }

@@ -23,7 +23,8 @@ export function registerStatus(ctx: KilnContext): void {
         const runners = apps.reduce((sum, app) => sum + app.runners, 0);
         const today = ctx.model.costToday();
         item.text = `$(flame) ${live} app${live === 1 ? '' : 's'} · ${runners} runner${runners === 1 ? '' : 's'}${today === null ? '' : ` · ${formatUsd(today)} today`}`;
-        tooltip.appendMarkdown(`**Kiln runtime** ${state.remote ? '(remote) ' : ''}at ${state.health.url}\n\n`);
+        // What the runtime reports goes in as text: the tooltip is trusted with command links.
+        tooltip.appendMarkdown(`**Kiln runtime** ${state.remote ? '(remote) ' : ''}at `).appendText(state.health.url).appendMarkdown('\n\n');
         tooltip.appendMarkdown(`${live} of ${apps.length} app(s) live, ${runners} runner(s)${today === null ? '' : `, ${formatUsd(today)} since midnight`}\n\n`);
         tooltip.appendMarkdown('[Open the Kiln view](command:kiln.apps.focus) · [Usage dashboard](command:kiln.openDashboard)');
         item.command = { title: 'Open the Kiln view', command: 'kiln.apps.focus' };
@@ -43,7 +44,7 @@ export function registerStatus(ctx: KilnContext): void {
       case 'unreachable':
         item.text = state.kind === 'stopped' ? '$(circle-slash) Kiln: no runtime' : '$(debug-disconnect) Kiln: unreachable';
         if (state.kind === 'unreachable') item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
-        tooltip.appendMarkdown(`${state.reason}\n\n[${state.fix.title}](command:${state.fix.command})`);
+        tooltip.appendText(state.reason).appendMarkdown(`\n\n[${state.fix.title}](command:${state.fix.command})`);
         item.command = { title: state.fix.title, command: state.fix.command, arguments: state.fix.arguments ?? [] };
         break;
     }

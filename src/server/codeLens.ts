@@ -14,7 +14,7 @@ export function documentApps(analysis: Analysis): DocumentApp[] {
     const endpoints = settings.endpoints
       .filter((endpoint) => app.endpoints.some((candidate) => candidate.path === endpoint.path))
       .map((endpoint): EndpointTarget => ({ ...target, path: endpoint.path, parameters: endpoint.parameters }));
-    return { ...target, line: app.range.start.line, endpoints };
+    return { ...target, endpoints };
   });
 }
 

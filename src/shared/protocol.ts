@@ -30,8 +30,6 @@ export interface EndpointTarget extends AppTarget {
 
 /** An App in an open document, with its endpoints: what the editor's commands act on. */
 export interface DocumentApp extends AppTarget {
-  /** 0-based line of the class statement. */
-  line: number;
   endpoints: EndpointTarget[];
 }
 
