@@ -27,11 +27,8 @@ from kiln_harness import results
 from kiln_harness.frames import EOF, FrameReader, FrameTooDeep, FrameWriter
 from kiln_harness.loader import UserCode
 from kiln_harness.process import signals_to_pipe
-from kiln_harness.served_app import Route, ServedApp
+from kiln_harness.served_app import DEFAULT_GRACE_S, Route, ServedApp
 
-# Grace for in-flight requests when the runtime closes the pipe or a signal stops the
-# worker, since neither says how long to wait.
-DEFAULT_GRACE_S = 30.0
 _POLL_S = 0.05
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
