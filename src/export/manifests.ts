@@ -1,6 +1,6 @@
 /**
  * The Kubernetes objects of an export plan, as plain JSON-shaped objects (check.ts validates
- * them against the schemas; render.ts writes them as YAML).
+ * them against the schemas; index.ts writes them as YAML).
  */
 import {
   APP_DIR,

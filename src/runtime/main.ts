@@ -123,10 +123,11 @@ function readOptions() {
 function socketDir(dataDir: string): string {
   const inData = path.join(dataDir, 'run');
   const longest = path.join(inData, `${'0'.repeat(16)}.sock`);
-  const dir = Buffer.byteLength(longest) <= 100 ? inData : mkdtempSync(path.join(os.tmpdir(), 'kiln-run-'));
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
+  if (Buffer.byteLength(longest) > 100) return mkdtempSync(path.join(os.tmpdir(), 'kiln-run-'));
+  // Sockets a runtime killed earlier left behind.
+  rmSync(inData, { recursive: true, force: true });
+  mkdirSync(inData, { recursive: true, mode: 0o700 });
+  return inData;
 }
 
 /** The runtime already serving this data directory, if one is alive and answering. */

@@ -50,6 +50,7 @@ describe('runners forked from a warm template', () => {
     const [first] = app.runnerDetails;
     assert.equal(first!.start, 'fork');
     assert.ok(first!.pid && processAlive(first!.pid), 'the runner\'s pid is the host\'s');
+    assert.equal((await runtime.client.health()).sandbox, true, 'bubblewrap sandboxes runners on this machine (.ci/run installs it)');
     assert.match(readFileSync(`/proc/${first!.pid}/status`, 'utf8'), /^NSpid:\s+\d+\s+\d+$/m, 'a process in the sandbox\'s namespace');
 
     process.kill(first!.pid!, 'SIGKILL');
@@ -124,12 +125,16 @@ describe('a snapshot after setup()', () => {
     assert.ok(result.app, JSON.stringify(result.failure));
     const steps = [...new Set(result.events.flatMap((event) => (event.type === 'step' ? [event.step] : [])))];
     assert.deepEqual(steps, ['validate', 'environment', 'inspect', 'setup', 'starting-runner', 'live']);
-    assert.ok(result.events.some((event) => event.type === 'log' && event.step === 'setup' && /^setup ran in pid \d+$/.test(event.text)), 'setup()\'s output streams in the deploy');
+    assert.ok(result.events.some((event) => event.type === 'log' && /^setup ran in pid \d+$/.test(event.text)), 'setup()\'s output streams in the deploy');
     assert.deepEqual(result.app.starts, { mode: 'snapshot', reason: null });
     await runtime.client.scale('snap', { minConcurrency: 2 });
     await waitFor('a second runner forked from the snapshot', async () => (liveRunners(await runtime.client.getApp('snap')).length === 2 ? true : undefined));
-    // Two at once, each holding its runner: one request on each.
-    const states = (await Promise.all([1, 2].map(() => runtime.client.invoke('snap', '/state', { hold: 0.3 })))).map((response) => response.body as Record<string, unknown>);
+    // Two at once, each holding its runner until both are held: one request on each.
+    const gate = path.join(runtime.dataDir, 'volumes', 'snapshot-gate');
+    const replies = [1, 2].map(() => runtime.client.invoke('snap', '/state', { gate: '/gate' }));
+    await waitFor('both runners held', () => (readdirSync(gate).filter((name) => name.startsWith('held-')).length === 2 ? true : undefined));
+    writeFileSync(path.join(gate, 'open'), '');
+    const states = (await Promise.all(replies)).map((response) => response.body as Record<string, unknown>);
     assert.equal(new Set(states.map((state) => state.runner)).size, 2);
     assert.notEqual(states[0]!.pid, states[1]!.pid);
     assert.notEqual(states[0]!.random, states[1]!.random, 'each runner draws its own numbers');
@@ -168,6 +173,9 @@ describe('a snapshot after setup()', () => {
     assert.equal(result.failure.error.message, 'setup() failed: RuntimeError: no weights here');
     assert.equal(result.failure.error.file, 'snapshot_app.py');
     assert.equal(typeof result.failure.error.line, 'number');
+    const steps = result.events.flatMap((event) => (event.type === 'step' ? [event.step] : []));
+    assert.ok(!steps.includes('starting-runner'), 'no runner was tried after the template\'s setup() failed');
+    assert.equal(result.events.filter((event) => event.type === 'log' && event.text.startsWith('setup ran in pid')).length, 1, 'setup() ran once');
   });
 });
 

@@ -700,6 +700,9 @@ class ErrorTest(WorkerTestCase):
         self.assertEqual(returned_bytes["status"], 500)
         self.assertEqual(returned_bytes["detail"], "endpoint returned bytes; return a dict or use save_file")
         self.assertEqual(worker.invoke("/nan")["status"], 500)
+        gave_up = worker.invoke("/gives-up")
+        self.assertEqual((gave_up["status"], gave_up["detail"]), (499, "Request cancelled"), "a handler that cancels itself is a 499")
+        self.assertEqual(worker.invoke("/app-exception")["status"], 413, "and the runner answers the next request")
 
         worker.send({"type": "shutdown", "graceMs": 1000})
         self.assertEqual(worker.wait(), 0)

@@ -22,12 +22,13 @@ import { checkTree, type CheckedApp, createPythonParser, findOption, rangeOfTarg
 import type { DeployError, DeployEvent, DeployRequest, DeployStep, StartsInfo } from '../../shared/api';
 import { type AppManager, HttpError, scaleOf } from '../apps';
 import type { EventBus } from '../observability/events';
+import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
 import type { RunnerLauncher, WorkerSpec } from '../runners/launch';
 import { DEFAULT_STARTUP_TIMEOUT_S, type InvokeOutcome, type RevisionPool } from '../runners/pool';
 import { type Runner, RunnerStartError } from '../runners/runner';
 import { describeStarts } from '../runners/starter';
-import { TemplateError, type TemplateProcess } from '../runners/template';
+import { TemplateError, templateId, type TemplateProcess } from '../runners/template';
 import type { InspectedApp, SourceError } from '../runners/workerProtocol';
 import { type EnvironmentStore, probePython } from './environments';
 import type { RevisionRecord, StateStore } from './store';
@@ -127,10 +128,6 @@ function safeRelative(file: string): boolean {
 }
 
 type TemplateSpec = WorkerSpec & { revision: number };
-
-function templateId(app: string, revision: number): string {
-  return `${app}-r${revision}-template`;
-}
 
 /** Whether a template that imported with `used` saw what the runners of `config` will: env and volumes. */
 function sameSandbox(used: AppConfig, config: AppConfig): boolean {
@@ -455,7 +452,8 @@ export class Deployer {
   /** Waits until the pool knows how its runners start: after the template's verdict, and its snapshot when the app asks for one. */
   private async prepareStarts(pool: RevisionPool, timeoutS: number, signal: AbortSignal, sourceDir: string): Promise<StartsInfo> {
     try {
-      return await settleWithin(pool.prepareStarts(), timeoutS, signal, () => void pool.stopAll(0), 'setup');
+      const stop = () => pool.stopAll(0).catch((error: unknown) => reportFault(`stopping revision ${pool.revision.revision} of ${pool.app}`, error));
+      return await settleWithin(pool.prepareStarts(), timeoutS, signal, stop, 'setup');
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
       if (error.phase !== 'setup') throw fromSource('inspect', error.message, error.source, sourceDir);

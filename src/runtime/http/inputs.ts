@@ -87,6 +87,8 @@ const LAX_TYPES: Record<string, string[]> = {
 };
 /** Keywords that hold values, not schemas: nothing in them is widened. */
 const VALUE_KEYWORDS = new Set(['default', 'examples', 'const', 'enum']);
+/** Keywords whose value maps names to schemas: a parameter called "default" or "type" is a name. */
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
 
 /** The schema with each scalar type widened to what lax mode may convert into it. */
 function laxSchema(node: unknown): unknown {
@@ -101,6 +103,8 @@ function laxSchema(node: unknown): unknown {
       // Literal[1] takes 1.0 and true, an int enum takes "2": only text choices are exact.
       const values = key === 'enum' ? value as unknown[] : [value];
       if (values.every((choice) => typeof choice === 'string')) lax[key] = value;
+    } else if (SCHEMA_MAPS.has(key) && value && typeof value === 'object' && !Array.isArray(value)) {
+      lax[key] = Object.fromEntries(Object.entries(value).map(([name, schema]) => [name, laxSchema(schema)]));
     } else {
       lax[key] = VALUE_KEYWORDS.has(key) ? value : laxSchema(value);
     }

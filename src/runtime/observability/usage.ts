@@ -10,6 +10,7 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { UsageResponse, UsageSample } from '../../shared/api';
+import { reportFault } from '../faults';
 import { writeFileAtomic } from '../state/atomicFiles';
 
 const MINUTE_MS = 60_000;
@@ -119,7 +120,7 @@ export class UsageHistory {
     this.minuteStart = minute;
     if (closed.length === 0) return;
     this.samples.push(...closed);
-    appendFileSync(this.file, closed.map((sample) => `${JSON.stringify(sample)}\n`).join(''));
+    this.persist(() => appendFileSync(this.file, closed.map((sample) => `${JSON.stringify(sample)}\n`).join('')));
     this.expire();
   }
 
@@ -181,8 +182,17 @@ export class UsageHistory {
   }
 
   private rewrite(): void {
-    writeFileAtomic(this.file, this.samples.map((sample) => `${JSON.stringify(sample)}\n`).join(''), 0o600);
+    this.persist(() => writeFileAtomic(this.file, this.samples.map((sample) => `${JSON.stringify(sample)}\n`).join(''), 0o600));
     this.expired = 0;
+  }
+
+  /** The history on disk is a convenience: a failed write (a full disk) is said, and serving goes on. */
+  private persist(write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      reportFault(`saving the usage history to ${this.file}`, error);
+    }
   }
 }
 

@@ -15,7 +15,7 @@ import type { VolumeStore } from '../state/volumes';
 import type { Placement } from './gpu';
 import { Runner, type RunnerBackend, type RunnerLaunch, type RunnerProcess, RunnerStartError } from './runner';
 import { mountPointPossible, SANDBOX_TMP, sandboxed } from './sandbox';
-import { TemplateProcess } from './template';
+import { templateId, TemplateProcess } from './template';
 
 export interface LauncherOptions {
   backend: RunnerBackend;
@@ -96,7 +96,9 @@ export class RunnerLauncher {
     // harness of a checkout there, an interpreter's prefix) is bound back in, read-only.
     const underTmp = [this.options.harnessDir, path.dirname(path.dirname(launch.command))]
       .filter((folder) => folder.startsWith(`${SANDBOX_TMP}/`));
-    return sandboxed(launch, { hide: [this.options.dataDir], readOnly: [...underTmp, ...readOnly], writable, mounts });
+    // The templates' sockets folder may lie outside the data directory: hidden too, so a runner
+    // sees its own template's socket alone.
+    return sandboxed(launch, { hide: [this.options.dataDir, this.options.socketDir], readOnly: [...underTmp, ...readOnly], writable, mounts });
   }
 
   /** The environment every process of an app sees: the runtime's, the app's env, where files go. */
@@ -179,10 +181,12 @@ export class RunnerLauncher {
    */
   startTemplate(spec: WorkerSpec & { revision: number }, onLine: (stream: 'stdout' | 'stderr', line: string) => void): Promise<TemplateProcess> {
     const socketPath = path.join(this.options.socketDir, `${randomBytes(8).toString('hex')}.sock`);
-    // The template never touches a GPU: each runner is given its own after the fork.
-    const env = { ...this.appEnv(spec.app, spec.config), CUDA_VISIBLE_DEVICES: '' };
+    // Imports and a snapshot's setup() see the app's secrets as they are now (each runner gets
+    // them again, as they are then, when it is forked). The template never touches a GPU: each
+    // runner is given its own after the fork.
+    const env = { ...this.appEnv(spec.app, spec.config), ...this.options.secrets.reveal(spec.config.secrets).values, CUDA_VISIBLE_DEVICES: '' };
     return TemplateProcess.start({
-      id: `${spec.app}-r${spec.revision}-template`,
+      id: templateId(spec.app, spec.revision),
       socketPath,
       sandboxed: this.options.sandbox,
       start: () => this.startWorker(spec, 'template', env, [socketPath]),

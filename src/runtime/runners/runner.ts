@@ -81,6 +81,26 @@ function workerExit(launch: RunnerLaunch, code: number | null, signal: NodeJS.Si
   return name ? [null, name] : [code, signal];
 }
 
+/**
+ * Reads a worker's frames, checked: the app runs in that process and can write to its fd 4, so
+ * nothing it sends is trusted unread. The first frame that breaks the protocol is reported to
+ * `onBreak` once, and nothing after it is read.
+ */
+export function workerFrames(onMessage: (message: WorkerMessage) => void, onBreak: (problem: string) => void): FrameDecoder {
+  let broken = false;
+  const breakProtocol = (problem: string) => {
+    if (broken) return;
+    broken = true;
+    onBreak(problem);
+  };
+  return new FrameDecoder((message) => {
+    if (broken) return;
+    const problem = workerMessageProblem(message);
+    if (problem) breakProtocol(problem);
+    else onMessage(message as WorkerMessage);
+  }, breakProtocol);
+}
+
 /** Workers as child processes of the runtime, talking over inherited pipes on fd 3 and 4. */
 export class LocalProcessBackend implements RunnerBackend {
   start(launch: RunnerLaunch): RunnerProcess {
@@ -93,20 +113,10 @@ export class LocalProcessBackend implements RunnerBackend {
     const fromWorker = child.stdio[4] as Readable;
     const messageListeners: ((message: WorkerMessage) => void)[] = [];
     const protocolErrors: ((problem: string) => void)[] = [];
-    let broken = false;
-    const breakProtocol = (problem: string) => {
-      if (broken) return;
-      broken = true;
+    const decoder = workerFrames((message) => messageListeners.forEach((listener) => listener(message)), (problem) => {
       protocolErrors.forEach((listener) => listener(problem));
       child.kill('SIGKILL');
-    };
-    const decoder = new FrameDecoder((message) => {
-      if (broken) return;
-      // The app runs in that process and can write to fd 4: nothing it sends is trusted unread.
-      const problem = workerMessageProblem(message);
-      if (problem) breakProtocol(problem);
-      else messageListeners.forEach((listener) => listener(message as WorkerMessage));
-    }, breakProtocol);
+    });
     fromWorker.on('data', (chunk: Buffer) => decoder.push(chunk));
     // A worker that dies mid-write breaks the pipe; its exit is what the runner reports.
     toWorker.on('error', () => undefined);

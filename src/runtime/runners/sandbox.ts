@@ -74,19 +74,23 @@ export function sandboxed(launch: RunnerLaunch, plan: SandboxPlan): RunnerLaunch
 }
 
 /**
- * The host's pid of a process that sandbox `root` (bubblewrap's pid) knows as `innerPid` in its
- * own process namespace: found among its descendants by the namespace pids Linux lists for each.
- * null when it cannot be told (the process is gone, or the kernel does not list children).
+ * The host's pid of a process that a sandbox's process namespace knows as `innerPid`: looked for
+ * among the descendants of `root` (a host pid) at most `depth` generations down, by the namespace
+ * pids Linux lists for each. null when it cannot be told (the process is gone, or the kernel does
+ * not list children).
  */
-export function hostPidOf(root: number | null, innerPid: number): number | null {
-  if (root === null) return null;
-  const queue = [root];
-  for (let visited = 0; queue.length > 0 && visited < 64; visited++) {
-    const pid = queue.shift()!;
-    const nsPids = readProc(`/proc/${pid}/status`)?.match(/^NSpid:\s*(.*)$/m)?.[1]?.trim().split(/\s+/).map(Number);
-    if (pid !== root && nsPids && nsPids.length > 1 && nsPids.at(-1) === innerPid) return pid;
-    const children = readProc(`/proc/${pid}/task/${pid}/children`);
-    if (children) queue.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
+export function hostPidOf(root: number | null, innerPid: number, depth: number): number | null {
+  let generation = root === null ? [] : [root];
+  for (let level = 0; level < depth && generation.length > 0; level++) {
+    const next: number[] = [];
+    for (const pid of generation) {
+      for (const child of readProc(`/proc/${pid}/task/${pid}/children`)?.trim().split(/\s+/).filter(Boolean).map(Number) ?? []) {
+        const nsPids = readProc(`/proc/${child}/status`)?.match(/^NSpid:\s*(.*)$/m)?.[1]?.trim().split(/\s+/).map(Number);
+        if (nsPids && nsPids.length > 1 && nsPids.at(-1) === innerPid) return child;
+        next.push(child);
+      }
+    }
+    generation = next;
   }
   return null;
 }

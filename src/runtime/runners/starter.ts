@@ -12,7 +12,7 @@ import type { LogStore } from '../observability/logs';
 import type { Placement } from './gpu';
 import type { RunnerLauncher } from './launch';
 import { exitDescription, type Runner } from './runner';
-import { TemplateError, type TemplateProcess } from './template';
+import { TemplateError, templateId, type TemplateProcess } from './template';
 
 export interface RunnerStarterOptions {
   launcher: RunnerLauncher;
@@ -37,6 +37,7 @@ const MAX_RESTART_DELAY_MS = 30_000;
 
 export class RunnerStarter {
   private template: TemplateProcess | undefined;
+  private preparing: TemplateProcess | undefined;
   /** `warming` until the template (and its snapshot) is ready; runners meanwhile start afresh. */
   private state: 'warming' | 'forking' | 'spawning' | 'closed';
   private starts: StartsInfo;
@@ -79,20 +80,29 @@ export class RunnerStarter {
     this.state = 'closed';
     clearTimeout(this.restartTimer);
     this.template?.stop();
+    // One still being prepared may be deep in the app's setup(), deaf to a polite stop.
+    this.preparing?.kill();
   }
 
   private launch(): Promise<TemplateProcess> {
     const { launcher, logs, revision, sourceDir } = this.options;
-    const id = `${revision.app}-r${revision.revision}-template`;
+    const id = templateId(revision.app, revision.revision);
     return launcher.startTemplate({
       app: revision.app, revision: revision.revision, python: revision.python, sourceDir, entry: revision.entry,
       className: revision.className, envDir: revision.envDir, config: revision.config,
     }, (stream, text) => logs.append({ app: revision.app, revision: revision.revision, runner: id, stream, text }));
   }
 
+  /** The template being prepared, from its start (or adoption) until it settles. */
+  private async candidate(template: TemplateProcess | Promise<TemplateProcess>): Promise<TemplateProcess> {
+    this.preparing = await template;
+    if (this.state === 'closed') this.preparing.kill();
+    return this.preparing;
+  }
+
   private async prepare(inspected?: TemplateProcess): Promise<StartsInfo> {
     try {
-      let template = inspected ?? await this.launch();
+      let template = await this.candidate(inspected ?? this.launch());
       const verdict = await template.verdict;
       let reason: string | null = null;
       let mode: StartMode = 'fork';
@@ -104,10 +114,11 @@ export class RunnerStarter {
           const snapshot = await template.snapshot();
           if (snapshot.ok) {
             mode = 'snapshot';
+            this.system(`setup() ran once in the template, in ${Math.round(snapshot.setupMs)} ms; runners start from it.`, 'info');
           } else {
             reason = `no snapshot after setup(): ${snapshot.reason}`;
             template.stop();
-            template = await this.launch();
+            template = await this.candidate(this.launch());
             const again = await template.verdict;
             if (!again.forkable) return this.settle('spawn', again.reason, undefined);
           }
@@ -124,6 +135,7 @@ export class RunnerStarter {
   }
 
   private settle(mode: StartMode, reason: string | null, template: TemplateProcess | undefined): StartsInfo {
+    this.preparing = undefined;
     this.starts = { mode, reason };
     if (this.state === 'closed') {
       template?.stop();

@@ -9,10 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { reportFault } from '../faults';
-import { encodeFrame, FrameDecoder } from './frames';
-import { exitDescription, LineSplitter, protocolViolation, type RunnerProcess } from './runner';
+import { encodeFrame } from './frames';
+import { exitDescription, LineSplitter, protocolViolation, type RunnerProcess, workerFrames } from './runner';
 import { hostPidOf } from './sandbox';
-import { type InspectedApp, type RuntimeMessage, type SourceError, type TemplateMessage, type WorkerMessage, workerMessageProblem } from './workerProtocol';
+import type { InspectedApp, RuntimeMessage, SourceError, TemplateMessage, WorkerMessage } from './workerProtocol';
+
+/** How a template's own output is named in the logs (a runner's name would be its id). */
+export function templateId(app: string, revision: number): string {
+  return `${app}-r${revision}-template`;
+}
 
 /** Whether the app's imports left the template safe to fork, and why not. */
 export interface TemplateVerdict {
@@ -55,26 +60,29 @@ class ForkedRunnerProcess implements RunnerProcess {
   private readonly exitListeners: ExitListener[] = [];
   /** Connections not yet closed: the exit is reported once all three came and drained. */
   private readonly openChannels = new Set<net.Socket>();
-  private channelsSeen = 0;
   private drainOver = false;
   private exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private reported = false;
   private drainTimer: NodeJS.Timeout | undefined;
-  private broken = false;
-  private readonly decoder = new FrameDecoder((message) => {
-    if (this.broken) return;
-    // The app runs in the runner and can write to fd 4: nothing it sends is trusted unread.
-    const problem = workerMessageProblem(message);
-    if (problem) this.breakProtocol(problem);
-    else this.messageListeners.forEach((listener) => listener(message as WorkerMessage));
-  }, (problem) => this.breakProtocol(problem));
+  private readonly channels = new Set<Channel>();
+  private readonly decoder = workerFrames((message) => this.messageListeners.forEach((listener) => listener(message)), (problem) => {
+    this.emitOutput('stderr', protocolViolation(problem));
+    this.kill('SIGKILL');
+  });
 
   constructor(readonly id: string, private readonly killVia: (signal: NodeJS.Signals) => void) {}
 
-  attach(channel: Channel, socket: net.Socket, rest: Buffer): void {
+  /** Whether all three of the runner's connections have come. */
+  get connected(): boolean {
+    return this.channels.size === 3;
+  }
+
+  /** Takes one of the runner's connections; false when that channel came already (a token used twice). */
+  attach(channel: Channel, socket: net.Socket, rest: Buffer): boolean {
+    if (this.channels.has(channel)) return false;
+    this.channels.add(channel);
     socket.on('error', () => undefined);
     this.openChannels.add(socket);
-    this.channelsSeen++;
     let end = () => undefined as void;
     if (channel === 'frames') {
       this.frames = socket;
@@ -94,13 +102,7 @@ class ForkedRunnerProcess implements RunnerProcess {
       this.openChannels.delete(socket);
       this.reportIfDone();
     });
-  }
-
-  private breakProtocol(problem: string): void {
-    if (this.broken) return;
-    this.broken = true;
-    this.emitOutput('stderr', protocolViolation(problem));
-    this.kill('SIGKILL');
+    return true;
   }
 
   private emitOutput(stream: 'stdout' | 'stderr', line: string): void {
@@ -149,7 +151,7 @@ class ForkedRunnerProcess implements RunnerProcess {
    * read: its three connections may still be on their way when the template reports the exit.
    */
   private reportIfDone(): void {
-    const drained = this.channelsSeen === 3 && this.openChannels.size === 0;
+    const drained = this.connected && this.openChannels.size === 0;
     if (!this.exitStatus || this.reported || !(drained || this.drainOver)) return;
     this.reported = true;
     clearTimeout(this.drainTimer);
@@ -181,8 +183,10 @@ export class TemplateProcess {
   private readonly server: net.Server;
   private readonly runners = new Map<string, ForkedRunnerProcess>();
   private readonly byToken = new Map<string, ForkedRunnerProcess>();
-  private snapshotWaiter: ((verdict: SnapshotVerdict) => void) | undefined;
+  private snapshotWaiter: { resolve(verdict: SnapshotVerdict): void; reject(error: TemplateError): void } | undefined;
   private failure: TemplateError | undefined;
+  /** The template's own pid on the host (the process its runners are forked from). */
+  private hostPid: number | null = null;
   private resolveInspected!: (apps: InspectedApp[]) => void;
   private resolveVerdict!: (verdict: TemplateVerdict) => void;
   private rejectAll!: (error: TemplateError) => void;
@@ -201,7 +205,8 @@ export class TemplateProcess {
     this.exit = new Promise((resolve) => { resolveExit = resolve; });
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', () => undefined);
-    this.exit.then(() => this.server.close(() => rmSync(options.socketPath, { force: true })))
+    this.exit.then(() => new Promise<void>((resolve) => this.server.close(() => resolve())))
+      .then(() => rmSync(options.socketPath, { force: true }))
       .catch((error: unknown) => reportFault(`closing the socket of template ${options.id}`, error));
     this.onExit = resolveExit;
   }
@@ -234,7 +239,7 @@ export class TemplateProcess {
       this.exited = true;
       const error = this.failure ?? new TemplateError(`The template process ${exitDescription(code, signal)} before it answered.`, 'exit', null);
       this.rejectAll(error);
-      this.snapshotWaiter?.({ ok: false, reason: error.message, setupMs: 0 });
+      this.settleSnapshot();
       // Its runners end with it (its process namespace, or their parent-death signal).
       for (const runner of this.runners.values()) runner.exited(null, signal ?? 'SIGKILL');
       this.runners.clear();
@@ -249,22 +254,24 @@ export class TemplateProcess {
         this.resolveInspected(message.apps);
         break;
       case 'template':
+        // In the sandbox's process namespace the template is bubblewrap's grandchild.
+        this.hostPid = this.options.sandboxed ? hostPidOf(this.pid, message.pid, 2) : message.pid;
         this.resolveVerdict({ forkable: message.forkable, reason: message.reason });
         break;
       case 'snapshot':
-        this.snapshotWaiter?.({ ok: message.ok, reason: message.reason, setupMs: message.setupMs });
+        this.snapshotWaiter?.resolve({ ok: message.ok, reason: message.reason, setupMs: message.setupMs });
         this.snapshotWaiter = undefined;
         break;
       case 'forked': {
         const runner = this.runners.get(message.runner);
-        if (runner) runner.pid = this.options.sandboxed ? hostPidOf(this.pid, message.pid) : message.pid;
+        if (runner) runner.pid = this.options.sandboxed ? hostPidOf(this.hostPid, message.pid, 1) : message.pid;
         break;
       }
       case 'runner-exit': {
         const runner = this.runners.get(message.runner);
         if (!runner) break;
         this.runners.delete(message.runner);
-        this.byToken.delete(runner.token);
+        // Its token stays valid until the exit is reported: its last connections may still come.
         runner.exited(message.code, message.signal);
         break;
       }
@@ -282,10 +289,19 @@ export class TemplateProcess {
    */
   snapshot(): Promise<SnapshotVerdict> {
     return new Promise((resolve, reject) => {
-      this.snapshotWaiter = resolve;
-      this.exit.then(() => { if (this.failure) reject(this.failure); }, reject);
-      this.process!.send({ type: 'snapshot' });
+      this.snapshotWaiter = { resolve, reject };
+      if (this.exited) this.settleSnapshot();
+      else this.process!.send({ type: 'snapshot' });
     });
+  }
+
+  /** A template that ended while a snapshot was asked of it: the app's failure, or no snapshot. */
+  private settleSnapshot(): void {
+    const waiter = this.snapshotWaiter;
+    this.snapshotWaiter = undefined;
+    if (!waiter) return;
+    if (this.failure) waiter.reject(this.failure);
+    else waiter.resolve({ ok: false, reason: 'the template stopped before its setup() finished', setupMs: 0 });
   }
 
   /** A runner forked from the template, with `env` applied over the template's environment. */
@@ -297,6 +313,7 @@ export class TemplateProcess {
     }
     this.runners.set(id, runner);
     this.byToken.set(runner.token, runner);
+    runner.onExit(() => this.byToken.delete(runner.token));
     this.process!.send({ type: 'fork', runner: id, token: runner.token, socket: this.options.socketPath, env });
     return runner;
   }
@@ -326,11 +343,12 @@ export class TemplateProcess {
       socket.off('data', onData);
       const match = HELLO.exec(received.subarray(0, newline).toString('latin1'));
       const runner = match ? this.byToken.get(match[1]!) : undefined;
-      if (!runner) {
+      if (!runner || !runner.attach(match![2] as Channel, socket, received.subarray(newline + 1))) {
         socket.destroy();
         return;
       }
-      runner.attach(match![2] as Channel, socket, received.subarray(newline + 1));
+      // Each token opens three connections, once.
+      if (runner.connected) this.byToken.delete(match![1]!);
     };
     socket.on('data', onData);
   }

@@ -109,8 +109,8 @@ export type TemplateOrder =
 /** What a template says, after its `inspect` answer. */
 export type TemplateMessage =
   | WorkerMessage
-  /** Whether the app's imports left it safe to fork (no thread, open file or CUDA), and why not. */
-  | { type: 'template'; forkable: boolean; reason: string | null }
+  /** Whether the app's imports left it safe to fork (no thread, open file or CUDA), and why not; its own pid as it sees it. */
+  | { type: 'template'; forkable: boolean; reason: string | null; pid: number }
   | { type: 'snapshot'; ok: boolean; reason: string | null; setupMs: number }
   /** `pid` as the template sees it (inside the sandbox's process namespace, when there is one). */
   | { type: 'forked'; runner: string; pid: number }
@@ -139,7 +139,8 @@ export function workerMessageProblem(message: unknown): string | null {
     case 'inspect':
       return Array.isArray(frame.apps) ? null : 'an inspect frame without a list of apps';
     case 'template':
-      return typeof frame.forkable === 'boolean' && (frame.reason === null || typeof frame.reason === 'string') ? null : 'a template frame without forkable and reason';
+      return typeof frame.forkable === 'boolean' && (frame.reason === null || typeof frame.reason === 'string') && Number.isInteger(frame.pid)
+        ? null : 'a template frame without forkable, reason and pid';
     case 'snapshot':
       return typeof frame.ok === 'boolean' && number('setupMs') && (frame.reason === null || typeof frame.reason === 'string') ? null : 'a snapshot frame without ok, reason and setupMs';
     case 'forked':

@@ -39,6 +39,11 @@ class FrameReader:
         self._closed = False
         self._max_input_depth = max_input_depth or jsonlimits.configured_max_depth()
 
+    def discard_buffered(self) -> None:
+        """Forgets what was read but not yet returned (a forked child must not keep the
+        template's pending frames)."""
+        self._buffer.clear()
+
     def has_frame(self) -> bool:
         """Whether a whole frame is already buffered: read() returns it without blocking, and
         a select() on the fd would not say so."""

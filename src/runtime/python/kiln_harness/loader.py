@@ -24,9 +24,14 @@ class WorkerFailure(Exception):
         self.error = error
 
 
-def report_failure(writer: Any, failure: WorkerFailure) -> None:
-    """Tell the runtime, in a `failed` frame, and the logs, with the whole traceback."""
+def log_failure(failure: WorkerFailure) -> None:
+    """The failure in the logs, with the whole traceback."""
     sys.stderr.write(failure.error["traceback"] or failure.error["message"] + "\n")
+
+
+def report_failure(writer: Any, failure: WorkerFailure) -> None:
+    """Tell the runtime, in a `failed` frame, and the logs."""
+    log_failure(failure)
     writer.send({"type": "failed", "phase": failure.phase, "error": failure.error})
 
 

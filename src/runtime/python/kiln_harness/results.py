@@ -123,7 +123,7 @@ def failure_of(error: BaseException) -> Failure:
 def error_frame(request_id: str, failure: Failure, started: float) -> Dict[str, Any]:
     """The result frame for a request that raised."""
     if failure.status == 499:
-        return cancelled_frame(request_id, started), False
+        return cancelled_frame(request_id, started)
     frame: Dict[str, Any] = {
         "type": "result",
         "id": request_id,

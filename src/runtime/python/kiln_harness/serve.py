@@ -43,6 +43,7 @@ import json
 import mimetypes
 import os
 import signal
+import stat
 import sys
 import uuid
 from http import HTTPStatus
@@ -50,13 +51,13 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from kiln_harness import jsonlimits, results
-from kiln_harness.loader import UserCode, WorkerFailure
-from kiln_harness.served_app import Route, ServedApp
+from kiln_harness.loader import log_failure, UserCode, WorkerFailure
+from kiln_harness.served_app import DEFAULT_GRACE_S, Route, ServedApp
 
-DEFAULT_GRACE_S = 30.0
 QUEUE_FACTOR = 10
 MAX_BODY_BYTES = 64 * 1024 * 1024  # as the runtime: inputs carry images as base64
 MAX_HEAD_BYTES = 64 * 1024
+MAX_CHUNK_LINE = 1024  # a chunk's size line, extensions included
 FILE_NAME_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-")
 JSON = b"application/json"
 REQUEST_ID_HEADER = "x-fal-request-id"
@@ -148,7 +149,7 @@ class Service:
         if path == "/health" and request.method in ("GET", "HEAD"):
             return await self.readiness()
         if path.startswith("/files/") and request.method in ("GET", "HEAD"):
-            return _saved_file(path[len("/files/") :])
+            return await self.loop.run_in_executor(None, _saved_file, path[len("/files/") :])
         return await self.invoke(request, connection, path)
 
     async def answer_proxied(self, request: Request, connection: "Connection", target: str) -> Response:
@@ -326,16 +327,20 @@ def _json_body(request: Request) -> Any:
 
 
 def _saved_file(name: str) -> Response:
-    """A file the app saved; names are random, so only a URL the app handed out finds one."""
+    """A file the app saved; names are random, so only a URL the app handed out finds one. Runs
+    off the event loop: a large file is read whole."""
     folder = os.environ.get("KILN_FILES_DIR")
     if not folder or not name or name.startswith(".") or not FILE_NAME_CHARS.issuperset(name):
         return detail_response(404, "No such file.")
     try:
-        # O_NOFOLLOW: a link placed in the folder is never followed out of it.
-        fd = os.open(os.path.join(folder, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # Without following a link out of the folder, and without waiting on a FIFO the app
+        # made there: only a plain file is read.
+        fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return detail_response(404, "No such file.")
     with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return detail_response(404, "No such file.")
         data = file.read()
     content_type = (mimetypes.guess_type(name)[0] or "application/octet-stream").encode()
     return Response(200, data, {"cache-control": "private, max-age=31536000, immutable"}, content_type)
@@ -344,7 +349,7 @@ def _saved_file(name: str) -> Response:
 def _report(failure: WorkerFailure) -> None:
     error = failure.error
     where = " (%s:%s)" % (error["file"], error["line"]) if error.get("file") else ""
-    sys.stderr.write(error["traceback"] or error["message"] + "\n")
+    log_failure(failure)
     sys.stderr.write("kiln serve: %s failed: %s%s\n" % (failure.phase, error["message"], where))
 
 
@@ -363,6 +368,7 @@ class Connection(asyncio.Protocol):
         self.continue_sent = False
         self.cancel_on_close: Optional[concurrent.futures.Future] = None
         self.answered = False
+        self.chunks: Optional[_Chunks] = None  # the chunked body of the request being read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -460,7 +466,9 @@ class Connection(asyncio.Protocol):
         keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
         start = end + 4
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            body, consumed = self._chunked(start)
+            if self.chunks is None:
+                self.chunks = _Chunks(start)
+            body, consumed = self.chunks.read(buffer)
         else:
             length_text = headers.get("content-length", "0")
             if not length_text.isdigit():
@@ -477,34 +485,52 @@ class Connection(asyncio.Protocol):
             return None
         del buffer[:consumed]
         self.continue_sent = False
+        self.chunks = None
         return Request(method, target, headers, body, keep_alive)
 
-    def _chunked(self, start: int) -> Tuple[Optional[bytes], int]:
-        buffer = self.buffer
-        chunks: List[bytes] = []
-        size_total = 0
-        at = start
+
+
+class _Chunks:
+    """A chunked body read as it arrives: each read resumes where the last one stopped, so a body
+    that trickles in costs its length once, and no line it holds may grow without end."""
+
+    __slots__ = ("at", "parts", "size")
+
+    def __init__(self, start: int) -> None:
+        self.at = start
+        self.parts: List[bytes] = []
+        self.size = 0
+
+    def read(self, buffer: bytearray) -> Tuple[Optional[bytes], int]:
+        """(the body, where the request ends in `buffer`), or (None, 0) until more arrives."""
         while True:
-            line_end = buffer.find(b"\r\n", at)
+            line_end = buffer.find(b"\r\n", self.at, self.at + MAX_CHUNK_LINE)
             if line_end < 0:
+                if len(buffer) - self.at >= MAX_CHUNK_LINE:
+                    raise HttpError(400, "Malformed chunk size")
                 return None, 0
             try:
-                size = int(bytes(buffer[at:line_end]).split(b";", 1)[0], 16)
+                size = int(bytes(buffer[self.at : line_end]).split(b";", 1)[0], 16)
             except ValueError:
                 raise HttpError(400, "Malformed chunk size") from None
-            size_total += size
-            if size_total > MAX_BODY_BYTES:
+            if size < 0 or self.size + size > MAX_BODY_BYTES:
                 raise HttpError(413, "The request body is larger than %d MB" % (MAX_BODY_BYTES >> 20))
             if size == 0:
-                trailer_end = buffer.find(b"\r\n\r\n", line_end) if not buffer.startswith(b"\r\n", line_end + 2) else line_end
+                # Trailer lines, if any, end with an empty line.
+                if buffer.startswith(b"\r\n", line_end + 2):
+                    return b"".join(self.parts), line_end + 4
+                trailer_end = buffer.find(b"\r\n\r\n", line_end, line_end + MAX_HEAD_BYTES)
                 if trailer_end < 0:
+                    if len(buffer) - line_end >= MAX_HEAD_BYTES:
+                        raise HttpError(431, "The request's trailers are too large")
                     return None, 0
-                return b"".join(chunks), trailer_end + 4
+                return b"".join(self.parts), trailer_end + 4
             data_start = line_end + 2
             if len(buffer) < data_start + size + 2:
                 return None, 0
-            chunks.append(bytes(buffer[data_start : data_start + size]))
-            at = data_start + size + 2
+            self.parts.append(bytes(buffer[data_start : data_start + size]))
+            self.size += size
+            self.at = data_start + size + 2
 
 
 # ---- the process ------------------------------------------------------------------------------

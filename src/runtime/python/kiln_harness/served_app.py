@@ -19,6 +19,9 @@ from kiln_harness.endpoints import Endpoint, collect_endpoints
 from kiln_harness.loader import UserCode
 
 NOT_FOUND = "Not Found"
+DEFAULT_GRACE_S = 30.0
+"""Seconds in-flight requests get to finish when the app stops without being told how long (the
+runtime closing the pipe, a signal)."""
 
 
 class Route:

@@ -26,11 +26,9 @@ from typing import Any, Dict, Optional, Tuple
 from kiln_harness import results
 from kiln_harness.frames import EOF, FrameReader, FrameTooDeep, FrameWriter
 from kiln_harness.loader import UserCode
-from kiln_harness.served_app import Route, ServedApp
+from kiln_harness.process import signals_to_pipe
+from kiln_harness.served_app import DEFAULT_GRACE_S, Route, ServedApp
 
-# Grace for in-flight requests when the runtime closes the pipe or a signal stops the
-# worker, since neither says how long to wait.
-DEFAULT_GRACE_S = 30.0
 _POLL_S = 0.05
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -83,14 +81,7 @@ class Server:
         if os.name != "posix":
             return
         self._stop_pipe = os.pipe()
-        signal_read, signal_write = os.pipe()
-        os.set_blocking(signal_read, False)
-        os.set_blocking(signal_write, False)
-        # Python writes each caught signal's number here; the main thread waits on it.
-        signal.set_wakeup_fd(signal_write)
-        self._signal_fd = signal_read
-        for signum in _STOP_SIGNALS:
-            signal.signal(signum, _ignore_signal)
+        self._signal_fd, _ = signals_to_pipe(_STOP_SIGNALS)
 
     def serve(self) -> None:
         """Answer frames until shutdown, EOF or a signal; then drain and tear down."""
@@ -310,10 +301,6 @@ class Server:
         self.writer.send(
             {"type": "result", "id": request_id, "ok": False, "status": status, "detail": detail, "executionMs": 0}
         )
-
-
-def _ignore_signal(signum: int, frame: Any) -> None:
-    """Installed so the signal no longer kills the process; the wakeup fd reports it."""
 
 
 def _cancel_task(request: _Request) -> None:

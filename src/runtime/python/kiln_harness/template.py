@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 from kiln_harness.frames import EOF, FrameReader, FrameWriter
 from kiln_harness.loader import report_failure, UserCode, WorkerFailure
-from kiln_harness.process import exit_now
+from kiln_harness.process import exit_now, signals_to_pipe
 
 _PROC = "/proc/self"
 
@@ -170,18 +170,14 @@ class Template:
 
     def run(self) -> int:
         hazards = fork_hazards(self.known_fds)
-        self.writer.send({"type": "template", "forkable": not hazards, "reason": _reason("the app's imports", hazards)})
+        self.writer.send(
+            {"type": "template", "forkable": not hazards, "reason": _reason("the app's imports", hazards), "pid": os.getpid()}
+        )
         if hazards:
             return 0
-        self._wakeup_read, self._wakeup_write = os.pipe()
-        for fd in (self._wakeup_read, self._wakeup_write):
-            os.set_blocking(fd, False)
+        self._wakeup_read, self._wakeup_write = signals_to_pipe((signal.SIGCHLD, signal.SIGTERM, signal.SIGINT))
         # Descriptors the template opens from here on are its own, not the app's.
         self.known_fds = open_fds()
-        signal.set_wakeup_fd(self._wakeup_write)
-        signal.signal(signal.SIGCHLD, _ignore)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, _ignore)
         # Loaded now, once, so that no runner pays for it.
         import kiln_harness.server  # noqa: F401
         if sys.platform.startswith("linux"):
@@ -272,10 +268,14 @@ class Template:
             reason = "setup() is async, and runs on an event loop thread, which a fork cannot copy"
             self.writer.send({"type": "snapshot", "ok": False, "reason": reason, "setupMs": 0})
             return False
-        self.writer.send({"type": "setup-started"})
+        returned: List[Any] = []
         with recording_seeds() as seeded:
-            instance, setup_ms = create_instance(self.cls, self.user, lambda setup: setup())  # a failure is reported by the worker's main
+            # A failure is the app's own: the worker's main reports it, with its line.
+            instance, setup_ms = create_instance(self.cls, self.user, lambda setup: returned.append(setup()))
         hazards = fork_hazards(self.known_fds)
+        if returned and hasattr(returned[0], "__await__"):
+            getattr(returned[0], "close", lambda: None)()
+            hazards.append("returned an awaitable (async code behind a plain setup()), which needs an event loop thread")
         self.writer.send({"type": "snapshot", "ok": not hazards, "reason": _reason("setup()", hazards), "setupMs": round(setup_ms, 3)})
         if hazards:
             return False
@@ -285,23 +285,52 @@ class Template:
         return True
 
     def _fork(self, order: Dict[str, Any]) -> None:
+        """Every order is answered: `forked`, or the runner's exit when it cannot be started, so
+        the runtime never waits on a runner that does not exist."""
         runner = order.get("runner")
-        if not isinstance(runner, str) or not isinstance(order.get("token"), str) or not isinstance(order.get("socket"), str):
-            sys.stderr.write("kiln template: ignoring a fork order without runner, token and socket\n")
+        if not isinstance(runner, str):
+            sys.stderr.write("kiln template: ignoring a fork order without a runner id\n")
             return
-        pid, orders = self._spare if self._spare is not None else self._fork_child()
-        self._spare = None
-        _write_all(orders, json.dumps(order).encode())
-        os.close(orders)
+        try:
+            if not isinstance(order.get("token"), str) or not isinstance(order.get("socket"), str):
+                raise ValueError("the order names no token and socket")
+            pid = self._start_child(json.dumps(order).encode())
+        except (OSError, ValueError) as error:
+            sys.stderr.write("kiln template: could not fork runner %s (%s)\n" % (runner, error))
+            self.writer.send({"type": "runner-exit", "runner": runner, "code": None, "signal": None})
+            return
         self.children[pid] = runner
         self.writer.send({"type": "forked", "runner": runner, "pid": pid})
+
+    def _start_child(self, order: bytes) -> int:
+        """A child that runs `order`: the spare forked ahead, while it lives, else a new fork."""
+        if self._spare is not None:
+            pid, orders = self._spare
+            self._spare = None
+            try:
+                _write_all(orders, order)
+                return pid
+            except BrokenPipeError:
+                pass  # the spare died unused; it is reaped with the others
+            finally:
+                os.close(orders)
+        pid, orders = self._fork_child()
+        try:
+            _write_all(orders, order)
+        finally:
+            os.close(orders)
+        return pid
 
     def _ensure_spare(self) -> None:
         """Forks the next runner ahead of its order: it waits, having run nothing, until an order
         gives it its identity, so a cold start does not wait for the fork (tens of ms for a
-        process that holds torch)."""
-        if self._spare is None and self._forked_once:
+        process that holds torch). A fork that fails here is tried again at the next order."""
+        if self._spare is not None or not self._forked_once:
+            return
+        try:
             self._spare = self._fork_child()
+        except OSError as error:
+            sys.stderr.write("kiln template: could not fork ahead (%s)\n" % error)
 
     def _fork_child(self) -> "tuple[int, int]":
         """A child that waits for its order on a pipe; (its pid, the pipe's write end)."""
@@ -330,6 +359,7 @@ class Template:
             signal.signal(signum, signal.SIG_DFL)
         for fd in (self.reader.fd, self.writer.fd, self._wakeup_read, self._wakeup_write):
             os.close(fd)
+        self.reader.discard_buffered()  # orders for other runners, their tokens among them
         _die_with_parent(parent)
         order = _read_order(orders)
         if order is None:
@@ -343,7 +373,10 @@ class Template:
         frames = _connect(path, token, "frames").detach()
         for fd in (3, 4):
             if frames != fd:
-                os.dup2(frames, fd)
+                # Not inherited by what the app executes, which would hold the connection open.
+                os.dup2(frames, fd, inheritable=False)
+            else:
+                os.set_inheritable(fd, False)
         if frames not in (3, 4):
             os.close(frames)
         env = order.get("env")
@@ -392,10 +425,6 @@ def _select(fds: List[int]) -> List[int]:
             return select.select(fds, [], [])[0]
         except InterruptedError:
             continue
-
-
-def _ignore(signum: int, frame: Any) -> None:
-    """Installed so the signal is only reported through the wakeup fd."""
 
 
 def run_template(user: UserCode, cls: type, reader: FrameReader, writer: FrameWriter, known_fds: Dict[int, str]) -> int:
