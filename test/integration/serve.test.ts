@@ -193,7 +193,7 @@ describe('serve mode: the container entrypoint over HTTP', () => {
     assert.deepEqual([statuses.filter((status) => status === 200).length, statuses.filter((status) => status === 429).length], [11, 3]);
   });
 
-  it('reads a chunked body however it trickles in, and refuses a chunk size that never ends', async () => {
+  it('reads a chunked body however it trickles in; refuses a chunk size that never ends, and a request line that is not HTTP', async () => {
     const served = await serve(CONTAINER_APP, { secrets: { API_KEY: 'k' } });
     await ready(served);
     const port = Number(new URL(served.url).port);
@@ -214,6 +214,9 @@ describe('serve mode: the container entrypoint over HTTP', () => {
     const endless = await exchangeRaw(port, '127.0.0.1',
       `POST /greet HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${'1'.repeat(200_000)}`);
     assert.match(endless, /^HTTP\/1\.1 400 [\s\S]*Malformed chunk size/);
+    // A request line that is not HTTP is malformed, not a version to refuse (the fuzzer's find).
+    assert.match(await exchangeRaw(port, '127.0.0.1', ' \x00 \x00\r\n\r\n'), /^HTTP\/1\.1 400 [\s\S]*Malformed request line/);
+    assert.match(await exchangeRaw(port, '127.0.0.1', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 505 /);
     assert.equal((await post(served, '/greet', { name: 'after' })).status, 200);
   });
 

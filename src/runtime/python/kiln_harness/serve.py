@@ -42,6 +42,7 @@ import concurrent.futures
 import json
 import mimetypes
 import os
+import re
 import signal
 import stat
 import sys
@@ -53,6 +54,14 @@ from urllib.parse import unquote, urlsplit
 from kiln_harness import jsonlimits, results
 from kiln_harness.loader import log_failure, UserCode, WorkerFailure
 from kiln_harness.served_app import DEFAULT_GRACE_S, Route, ServedApp
+
+_HTTP_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
+# RFC 9110's token characters, which a method is made of.
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _is_token(text: str) -> bool:
+    return bool(text) and all(char in _TOKEN_CHARS for char in text)
 
 QUEUE_FACTOR = 10
 MAX_BODY_BYTES = 64 * 1024 * 1024  # as the runtime: inputs carry images as base64
@@ -454,6 +463,9 @@ class Connection(asyncio.Protocol):
             method, target, version = lines[0].split(" ")
         except ValueError:
             raise HttpError(400, "Malformed request line") from None
+        # Only a request line that is HTTP at all may be told its version is not served.
+        if not (_is_token(method) and target and _HTTP_VERSION.fullmatch(version)):
+            raise HttpError(400, "Malformed request line")
         if not version.startswith("HTTP/1."):
             raise HttpError(505, "Only HTTP/1.x is served")
         headers: Dict[str, str] = {}
