@@ -27,6 +27,13 @@ export function reportFailure(error: unknown): void {
   process.stderr.write(`kiln: ${error instanceof Error ? error.message : String(error)}\n`);
 }
 
+/** A number above zero, fractions allowed, for options such as --request-timeout. */
+export function parsePositive(value: string): number {
+  const number = Number(value);
+  if (!(number > 0) || !Number.isFinite(number)) throw new InvalidArgumentError('expected a number above 0.');
+  return number;
+}
+
 /** A whole number at least `min`, for options such as --tail and --min (commander reports a bad one). */
 export function parseCount(min = 0): (value: string) => number {
   return (value) => {

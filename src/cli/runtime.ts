@@ -7,19 +7,15 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { ensureRuntime, isProcessAlive, KilnClient, NoRuntimeError, RuntimeUnreachableError } from '../client';
+import { ensureRuntime, isProcessAlive, KilnClient, NoRuntimeError, type RuntimeFlags, runtimeArguments, RuntimeUnreachableError } from '../client';
 import type { HealthResponse } from '../shared/api';
 import { runtimeInfoPath } from '../shared/dataDir';
 import { dataDirOf, locate, runtimeScript } from './connection';
-import { EXIT, parseCount } from './failures';
+import { EXIT, parseCount, parsePositive } from './failures';
 import { formatFields, printJson, relativeTime, styleFor } from './format';
 
-interface StartOptions {
+interface StartOptions extends Omit<RuntimeFlags, 'dataDir'> {
   detach?: boolean;
-  port?: number;
-  host?: string;
-  python?: string;
-  gpuFallback?: 'cpu' | 'fail';
   json?: boolean;
 }
 
@@ -40,25 +36,30 @@ export function registerRuntime(program: Command): void {
     .option('--python <path>', 'the Python interpreter for apps that do not name one')
     .addOption(new Option('--gpu-fallback <mode>', 'what an app does on a host without the GPU it asks for: run on CPU with a warning, or fail')
       .choices(['cpu', 'fail']))
+    .option('--max-cpu-runners <n>', 'runners one app may have when only the CPU limits it (default: CPU cores, at least 2)', parseCount(1))
+    .option('--no-sandbox', 'run workers without bubblewrap even where it is available')
+    .option('--no-templates', 'start every runner as a fresh Python process, none forked from its revision\'s warm template')
+    .option('--max-json-depth <n>', 'levels of arrays and objects a request body may nest (default 200, at most 500)', parseCount(1))
+    .option('--max-body-mb <mb>', 'megabytes a request body may have (default 64)', parsePositive)
+    .option('--max-queued <n>', 'requests one app may have waiting for a runner (default 1000)', parseCount(1))
+    .option('--request-timeout <seconds>', 'seconds a request may run when its app sets no request_timeout (default 3600)', parsePositive)
     .option('--json', "with --detach: print the runtime's URL, pid and data directory as JSON")
-    .action(async (options: StartOptions, command: Command) => {
-      const dataDir = dataDirOf(command);
-      const python = options.python && /[\\/]/.test(options.python) ? path.resolve(options.python) : options.python;
-      if (!options.detach) {
-        process.exitCode = await runInForeground(runtimeScript(), runtimeArguments(dataDir, { ...options, python }));
+    .action(async ({ detach, json, ...given }: StartOptions, command: Command) => {
+      const python = given.python && /[\\/]/.test(given.python) ? path.resolve(given.python) : given.python;
+      const flags: RuntimeFlags = { ...given, dataDir: dataDirOf(command), python };
+      if (!detach) {
+        process.exitCode = await runInForeground(runtimeScript(), runtimeArguments(flags));
         return;
       }
-      const runtime = await ensureRuntime({
-        runtimeScript: runtimeScript(), dataDir, python, host: options.host, port: options.port, gpuFallback: options.gpuFallback,
-      });
+      const runtime = await ensureRuntime({ ...flags, runtimeScript: runtimeScript() });
       const { token: _token, ...shown } = runtime;
-      if (options.json) {
+      if (json) {
         printJson(shown);
         return;
       }
       const style = styleFor(process.stdout);
       process.stdout.write(runtime.started
-        ? `${style.green('✓')} Kiln runtime started at ${style.bold(runtime.url)} (pid ${runtime.pid})\n${formatFields([['Data dir', dataDir], ['Log', runtime.logFile]])}\n`
+        ? `${style.green('✓')} Kiln runtime started at ${style.bold(runtime.url)} (pid ${runtime.pid})\n${formatFields([['Data dir', flags.dataDir], ['Log', runtime.logFile]])}\n`
         : `Kiln runtime already running at ${style.bold(runtime.url)} (pid ${runtime.pid})\n`);
     });
 
@@ -104,15 +105,6 @@ async function readStatus(client: KilnClient): Promise<{ health: HealthResponse;
     if (error instanceof RuntimeUnreachableError) return undefined;
     throw error;
   }
-}
-
-function runtimeArguments(dataDir: string, options: StartOptions): string[] {
-  const args = ['--data-dir', dataDir];
-  if (options.host) args.push('--host', options.host);
-  if (options.port !== undefined) args.push('--port', String(options.port));
-  if (options.python) args.push('--python', options.python);
-  if (options.gpuFallback) args.push('--gpu-fallback', options.gpuFallback);
-  return args;
 }
 
 /** Runs the runtime attached to this terminal and resolves with its exit code. */

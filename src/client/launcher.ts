@@ -10,17 +10,45 @@ import type { RuntimeInfo } from '../shared/api';
 import { KilnClient } from './client';
 import { liveRuntimeInfo } from './discovery';
 
-export interface EnsureRuntimeOptions {
-  /** dist/runtime.js. */
-  runtimeScript: string;
+/** The runtime's command-line options (`node dist/runtime.js --help`); unset ones keep its defaults. */
+export interface RuntimeFlags {
   dataDir: string;
-  nodePath?: string;
-  /** The runtime's whole environment; by default this process's. */
-  env?: NodeJS.ProcessEnv;
   python?: string;
   host?: string;
   port?: number;
   gpuFallback?: 'cpu' | 'fail';
+  maxCpuRunners?: number;
+  /** false: workers run without bubblewrap. */
+  sandbox?: boolean;
+  /** false: every runner is a fresh Python process, none forked from a template. */
+  templates?: boolean;
+  maxJsonDepth?: number;
+  maxBodyMb?: number;
+  maxQueued?: number;
+  /** Seconds. */
+  requestTimeout?: number;
+}
+
+/** The runtime's arguments for `flags`, after its script: for a runtime in the background or in a terminal. */
+export function runtimeArguments(flags: RuntimeFlags): string[] {
+  const args = ['--data-dir', flags.dataDir];
+  const valued: [string, string | number | undefined][] = [
+    ['--host', flags.host], ['--port', flags.port], ['--python', flags.python], ['--gpu-fallback', flags.gpuFallback],
+    ['--max-cpu-runners', flags.maxCpuRunners], ['--max-json-depth', flags.maxJsonDepth], ['--max-body-mb', flags.maxBodyMb],
+    ['--max-queued', flags.maxQueued], ['--request-timeout', flags.requestTimeout],
+  ];
+  for (const [flag, value] of valued) if (value !== undefined && value !== '') args.push(flag, String(value));
+  if (flags.sandbox === false) args.push('--no-sandbox');
+  if (flags.templates === false) args.push('--no-templates');
+  return args;
+}
+
+export interface EnsureRuntimeOptions extends RuntimeFlags {
+  /** dist/runtime.js. */
+  runtimeScript: string;
+  nodePath?: string;
+  /** The runtime's whole environment; by default this process's. */
+  env?: NodeJS.ProcessEnv;
   /** How long a new runtime gets to answer /v1/health. */
   timeoutMs?: number;
 }
@@ -109,11 +137,7 @@ interface StartedRuntime {
 }
 
 function startDetached(options: EnsureRuntimeOptions, logFile: string): StartedRuntime {
-  const args = [options.runtimeScript, '--data-dir', options.dataDir];
-  if (options.host) args.push('--host', options.host);
-  if (options.port !== undefined) args.push('--port', String(options.port));
-  if (options.python) args.push('--python', options.python);
-  if (options.gpuFallback) args.push('--gpu-fallback', options.gpuFallback);
+  const args = [options.runtimeScript, ...runtimeArguments(options)];
 
   const log = openSync(logFile, 'a', 0o600);
   const logOffset = fstatSync(log).size;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -230,5 +230,27 @@ describe('kiln against a real runtime', () => {
     const list = await kiln(['list']);
     assertExit(list, 3);
     assert.match(list.stderr, /start one with `kiln runtime start`/);
+  });
+
+  it('starts a runtime with its limits and start mode given to `runtime start`, and refuses a bad one with the runtime\'s reason', async () => {
+    const refused = await kiln(['runtime', 'start', '--detach', '--port', '0', '--max-json-depth', '9999']);
+    assertExit(refused, 1);
+    assert.match(refused.stderr, /--max-json-depth must be a whole number from 1 to 500, not 9999/);
+
+    const start = await kiln(['runtime', 'start', '--detach', '--json', '--port', '0', '--no-templates', '--max-json-depth', '3']);
+    assertExit(start, 0);
+    const started = JSON.parse(start.stdout) as { url: string; pid: number };
+    const token = (JSON.parse(readFileSync(path.join(home, 'runtime.json'), 'utf8')) as { token: string }).token;
+    const client = new KilnClient({ url: started.url, token });
+    try {
+      assert.equal((await client.health()).templates, false);
+      const deep = await fetch(`${started.url}/any-app`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"a": [[[[1]]]]}',
+      });
+      assert.equal(deep.status, 400);
+      assert.match(((await deep.json()) as { detail: string }).detail, /more than 3 levels deep/);
+    } finally {
+      assertExit(await kiln(['runtime', 'stop']), 0);
+    }
   });
 });
