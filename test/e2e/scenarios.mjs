@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { plain, serverTimeoutMs, uiTimeoutMs, until } from './workbench.mjs';
+import { escapeRegExp, plain, serverTimeoutMs, uiTimeoutMs, until } from './workbench.mjs';
 
 /** What Kiln reports on bad_config.py, in the order the Problems view sorts it (errors first, then by line). */
 const badConfigProblems = [
@@ -25,6 +25,13 @@ function problemsOf(rows, file) {
 }
 
 const brief = (problems) => problems.map(({ code, where }) => ({ code, where }));
+
+/** Picks `label` in the tester's endpoint switcher (a vscode-single-select, whose list is in its shadow DOM). */
+async function switchTesterTo(page, label) {
+  const switcher = page.locator('vscode-single-select.endpoint-switcher');
+  await switcher.click();
+  await switcher.locator('li[role="option"]', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }).click();
+}
 
 export const scenarios = [
   {
@@ -271,6 +278,13 @@ export const scenarios = [
       await page.locator('div.progress', { hasText: 'Waiting for the answer' }).waitFor({ timeout: uiTimeoutMs });
 
       await ui.kilnView();
+      // The view shows slow-app's runner busy with the request (and is done redrawing for it: a
+      // row clicked while the view redraws loses its click, in VS Code's trees).
+      const slow = ui.treeRow('slow-app');
+      if ((await slow.getAttribute('aria-expanded')) !== 'true') await slow.click();
+      await until(() => ui.page.locator('.pane-body .monaco-list-row', { hasText: /^slow-app-r1-/ }).innerText(), (text) => /busy/.test(plain(text)), {
+        describe: (text) => `slow-app's runner row read ${JSON.stringify(text)}`,
+      });
       const hello = ui.treeRow('editor-hello');
       if ((await hello.getAttribute('aria-expanded')) !== 'true') await hello.click();
       await ui.treeRow('/greet').click();
@@ -281,15 +295,14 @@ export const scenarios = [
       await ui.clearNotifications();
       await shot('tester-switched-while-waiting');
 
-      // Back on slow-app: the request was stopped, so it has no answer to show.
-      const slow = ui.treeRow('slow-app');
-      if ((await slow.getAttribute('aria-expanded')) !== 'true') await slow.click();
-      await ui.treeRow('/').click();
+      // Back on slow-app, through the tester's own endpoint switcher: the request was stopped, so
+      // it has no answer to show.
+      await switchTesterTo(page, 'slow-app/');
       await seconds.waitFor({ timeout: uiTimeoutMs });
       assert.ok(await page.locator('div.progress').isHidden(), 'slow-app waits for nothing');
       assert.equal(await page.locator('.response').innerText(), '', 'the stopped request left no answer');
       // The next scenario finds the tester on text-to-image.
-      await ui.treeRow('/generate').click();
+      await switchTesterTo(page, 'text-to-image/generate');
       await page.locator('vscode-textfield[name="prompt"]').waitFor({ timeout: uiTimeoutMs });
     },
   },
