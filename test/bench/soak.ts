@@ -2,7 +2,7 @@
  * Soak: the runtime under steady load for a bounded time (60 s by default), its memory and its
  * runners' sampled as it goes. Memory that keeps growing under a load that does not is a leak:
  * the table shows resident memory at the start, in between and at the end, and the trend of
- * the second half (a least-squares slope, after warm-up), beside the request count.
+ * the second half (a Theil-Sen slope, after warm-up), beside the request count.
  */
 import path from 'node:path';
 import { processTree, rssMiB } from '../support/processes';
@@ -44,15 +44,19 @@ export interface SoakResults {
 /** Growth per minute below which memory counts as flat (allocator noise on a busy host). */
 export const SOAK_TARGETS = { maxGrowthMiBPerMin: 2 };
 
-/** Least-squares slope of y over x. */
+/**
+ * Theil-Sen slope of y over x: the median of the slopes between every pair of points. A garbage
+ * collection that falls just before one sample moves the heap by megabytes; a least-squares line
+ * through a dozen samples follows that one point (an end sample most of all), the median does
+ * not, while memory that really keeps growing raises most pairs' slopes alike.
+ */
 function slope(points: [number, number][]): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
-  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
-  const covariance = points.reduce((sum, [x, y]) => sum + (x - meanX) * (y - meanY), 0);
-  const variance = points.reduce((sum, [x]) => sum + (x - meanX) ** 2, 0);
-  return variance === 0 ? 0 : covariance / variance;
+  const slopes: number[] = [];
+  points.forEach(([x1, y1], i) => points.slice(i + 1).forEach(([x2, y2]) => { if (x2 !== x1) slopes.push((y2 - y1) / (x2 - x1)); }));
+  if (slopes.length === 0) return 0;
+  slopes.sort((a, b) => a - b);
+  const middle = Math.floor(slopes.length / 2);
+  return slopes.length % 2 ? slopes[middle]! : (slopes[middle - 1]! + slopes[middle]!) / 2;
 }
 
 export async function runSoakBench(options: SoakOptions, resources: Resources): Promise<SoakResults> {
@@ -112,7 +116,7 @@ export function soakTable(results: SoakResults): Table {
     ],
     notes: [
       'VmRSS of the runtime, and of every process under each runner (bubblewrap and Python), sampled between load slices;',
-      'the trend is the least-squares slope over the second half, after warm-up. Every sample is in the JSON.',
+      'the trend is the Theil-Sen slope (median of pairwise slopes) over the second half, after warm-up. Every sample is in the JSON.',
     ],
   };
 }
