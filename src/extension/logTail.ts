@@ -52,6 +52,8 @@ class AppLogStream {
   private readonly controller = new AbortController();
 
   constructor(readonly app: string, ctx: KilnContext, events: {
+    /** How many records to keep (kiln.logs.maxLines). */
+    maxLines(): number;
     record(stream: AppLogStream, record: LogRecord): void;
     state(): void;
     /** The stream ended for good: the runtime refused it for a reason no retry mends. */
@@ -59,7 +61,7 @@ class AppLogStream {
   }) {
     void followLogsAcrossRestarts(app, { tail: BACKLOG }, (record) => {
       this.records.push(record);
-      const cap = logMaxLines();
+      const cap = events.maxLines();
       if (this.records.length > cap) this.records.splice(0, this.records.length - cap);
       events.record(this, record);
     }, {
@@ -103,9 +105,14 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
   private readonly shown = new Map<string, ShownDocument>();
   private readonly status = vscode.window.createStatusBarItem('kiln.logs', vscode.StatusBarAlignment.Left, 10);
   private readonly disposables: vscode.Disposable[] = [this.status];
+  private maxLines = logMaxLines();
 
   constructor(private readonly ctx: KilnContext) {
     this.status.name = 'Kiln Log Tail';
+    // The setting is read when it changes, not for every record that arrives.
+    this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('kiln.logs.maxLines')) this.maxLines = logMaxLines();
+    }));
     this.disposables.push(vscode.window.tabGroups.onDidChangeTabs(() => this.followTabs()));
     this.followTabs();
   }
@@ -179,6 +186,7 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
     let stream = this.streams.get(app);
     if (!stream) {
       stream = new AppLogStream(app, this.ctx, {
+        maxLines: () => this.maxLines,
         record: (source, record) => this.deliver(source, record),
         state: () => this.showStatus(),
         failed: (source, reason) => this.failed(source, reason),
@@ -230,7 +238,7 @@ export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disp
     // The document always ends with an empty line after the last record's newline.
     const end = new vscode.Position(document.lineCount - 1, 0);
     edit.insert(uri, end, lines.join(''));
-    const excess = document.lineCount - 1 + lines.length - logMaxLines();
+    const excess = document.lineCount - 1 + lines.length - this.maxLines;
     if (excess > 0) edit.delete(uri, new vscode.Range(0, 0, excess, 0));
     await vscode.workspace.applyEdit(edit);
     following.forEach((editor) => this.scrollToEnd(editor.document, editor));
