@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { type DashboardHours, type ExtensionToDashboard, parseDashboardMessage } from '../shared/webviewProtocol';
 import type { KilnContext } from './ctx';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { createKilnPanel } from './webviewHtml';
 
 const REFRESH_MS = 15_000;
 const DEFAULT_HOURS: DashboardHours = 1;
@@ -18,8 +18,6 @@ class Dashboard implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  /** What listens to the panel there is now: gone with it, so a panel opened again starts clean. */
-  private panelDisposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: KilnContext) {
     this.disposables.push(ctx.model.onDidChange(() => this.readSoon()));
@@ -30,22 +28,20 @@ class Dashboard implements vscode.Disposable {
       this.panel.reveal();
       return this.panel;
     }
-    const panel = vscode.window.createWebviewPanel('kiln.dashboard', 'Kiln Usage', vscode.ViewColumn.Active, webviewOptions(this.ctx.extension.extensionUri));
-    panel.iconPath = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'kiln.svg');
-    panel.webview.html = webviewHtml(panel.webview, this.ctx.extension.extensionUri, 'dashboard', 'Kiln Usage');
-    panel.webview.onDidReceiveMessage((raw: unknown) => {
-      const message = parseDashboardMessage(raw);
-      if (!message) return;
-      if (message.type === 'range') this.hours = message.hours;
-      void this.read();
-    }, undefined, this.panelDisposables);
-    panel.onDidChangeViewState(() => { if (panel.visible) void this.read(); }, undefined, this.panelDisposables);
-    panel.onDidDispose(() => {
-      clearInterval(this.timer);
-      this.panel = undefined;
-      this.panelDisposables.forEach((disposable) => disposable.dispose());
-      this.panelDisposables = [];
-    }, undefined, this.panelDisposables);
+    const panel = createKilnPanel(this.ctx.extension.extensionUri, {
+      viewType: 'kiln.dashboard', title: 'Kiln Usage', column: vscode.ViewColumn.Active, bundle: 'dashboard', pageTitle: 'Kiln Usage',
+      parse: parseDashboardMessage,
+      receive: (message) => {
+        if (message.type === 'range') this.hours = message.hours;
+        void this.read();
+      },
+      disposed: () => {
+        clearInterval(this.timer);
+        this.panel = undefined;
+      },
+    });
+    // An event of the panel's own, which ends with it.
+    panel.onDidChangeViewState(() => { if (panel.visible) void this.read(); });
     this.timer = setInterval(() => { if (panel.visible) void this.read(); }, REFRESH_MS);
     this.panel = panel;
     return panel;

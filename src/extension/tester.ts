@@ -18,7 +18,7 @@ import type { KilnContext } from './ctx';
 import { deployedOrOffered } from './deploy';
 import { resolveEndpoint } from './targets';
 import { curlSnippet, falClientSnippet, fetchImages, TesterHistory } from './testerRequests';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { createKilnPanel } from './webviewHtml';
 
 const VIEW_TYPE = 'kiln.tester';
 
@@ -30,8 +30,6 @@ class TesterPanel implements vscode.Disposable {
   private pendingInput: Record<string, unknown> | undefined;
   private inFlight: AbortController | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  /** What listens to the panel there is now: gone with it, so a panel opened again starts clean. */
-  private panelDisposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: KilnContext, private readonly history: TesterHistory) {
     // A redeploy can change an endpoint's schema; a delete removes it. While the runtime is away
@@ -48,20 +46,16 @@ class TesterPanel implements vscode.Disposable {
     this.current = endpoint;
     this.pendingInput = input;
     if (!this.panel) {
-      this.panel = vscode.window.createWebviewPanel(VIEW_TYPE, this.title(), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
-        webviewOptions(this.ctx.extension.extensionUri));
-      this.panel.iconPath = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'kiln.svg');
-      this.panel.webview.html = webviewHtml(this.panel.webview, this.ctx.extension.extensionUri, 'tester', 'Kiln Tester');
-      this.panel.webview.onDidReceiveMessage((raw: unknown) => {
-        const message = parseTesterMessage(raw);
-        if (message) void this.receive(message);
-      }, undefined, this.panelDisposables);
-      this.panel.onDidDispose(() => {
-        this.inFlight?.abort();
-        this.panel = undefined;
-        this.panelDisposables.forEach((disposable) => disposable.dispose());
-        this.panelDisposables = [];
-      }, undefined, this.panelDisposables);
+      this.panel = createKilnPanel(this.ctx.extension.extensionUri, {
+        viewType: VIEW_TYPE, title: this.title(), column: { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+        bundle: 'tester', pageTitle: 'Kiln Tester',
+        parse: parseTesterMessage,
+        receive: (message) => void this.receive(message),
+        disposed: () => {
+          this.inFlight?.abort();
+          this.panel = undefined;
+        },
+      });
     } else {
       this.panel.title = this.title();
       this.panel.reveal(undefined, false);
