@@ -13,7 +13,7 @@ import os
 import sys
 
 from kiln_harness.frames import FrameReader, FrameWriter
-from kiln_harness.loader import report_failure, UserCode, WorkerFailure
+from kiln_harness.loader import report_error, UserCode
 from kiln_harness.process import exit_now
 
 READ_FD = 3
@@ -57,7 +57,7 @@ def main(argv: list) -> int:
     sys.argv = [user.file]
     phase = "import"
     try:
-        harness_fds = None
+        harness_fds = {}
         if args["mode"] == "template":
             from kiln_harness.template import open_fds
 
@@ -65,7 +65,7 @@ def main(argv: list) -> int:
         module = user.import_module()
         phase = "find-class"
         classes = user.find_classes(module, args["class_name"], need_one=args["mode"] == "serve")
-        if harness_fds is None:
+        if args["mode"] == "serve":
             from kiln_harness.server import run_serve
 
             phase = "setup"
@@ -81,12 +81,8 @@ def main(argv: list) -> int:
             return 0  # described; forking needs the one class the runtime names with --class
         phase = "setup"  # what can fail from here on is a snapshot's setup()
         return run_template(user, classes[0], reader, writer, harness_fds)
-    except WorkerFailure as failure:
-        report_failure(writer, failure)
-        return 1
     except BaseException as exc:
-        # Reading the class failed in a way the phases above did not foresee; still say where.
-        report_failure(writer, user.failure(phase, exc))
+        report_error(writer, user, phase, exc)
         return 1
     finally:
         writer.close()

@@ -114,7 +114,7 @@ def _clean_int_text(text: str) -> Optional[str]:
         text = text[1:]
     sign = ""
     if text.startswith("-"):
-        if text[1:2] in ("-", "+") and text[1:2]:
+        if text[1:2] in ("-", "+"):
             return None
         sign, text = "-", text[1:]
     stripped = _strip_leading_zeros(text)
@@ -184,8 +184,9 @@ def to_float(value: Any, loc: Loc, errors: Errors, context: Context) -> Any:
             return float(value)
         if kind is str:
             context.lower(LAX)
-            if _RUST_FLOAT.match(value.strip(_WHITESPACE)):
-                return float(value.strip(_WHITESPACE))
+            trimmed = value.strip(_WHITESPACE)
+            if _RUST_FLOAT.match(trimmed):
+                return float(trimmed)
             without_underscores = _strip_underscores(value)
             if without_underscores is not None and _RUST_FLOAT.match(without_underscores):
                 return float(without_underscores)
@@ -206,14 +207,11 @@ def to_bool(value: Any, loc: Loc, errors: Errors, context: Context) -> Any:
             if value == "0" or value.lower() in _FALSE_WORDS and value.isascii():
                 return False
             return _error(errors, loc, "bool_parsing", "Input should be a valid boolean, unable to interpret input")
-        number: Any = value if kind is int and -_I64_BOUND <= value < _I64_BOUND else None
-        if number is None and kind in (int, float):
-            try:
-                as_float = float(value)
-                if math.isfinite(as_float) and as_float.is_integer() and -_I64_BOUND < as_float < _I64_BOUND:
-                    number = int(as_float)
-            except OverflowError:
-                pass
+        number: Any = None
+        if kind is int:
+            number = value if -_I64_BOUND <= value < _I64_BOUND else None
+        elif kind is float:
+            number = int(value) if math.isfinite(value) and value.is_integer() and -_I64_BOUND < value < _I64_BOUND else None
         if number is not None:
             if number in (0, 1):
                 return number == 1

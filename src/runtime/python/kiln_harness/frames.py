@@ -7,7 +7,7 @@ import os
 import struct
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from kiln_harness import jsonlimits
 
@@ -33,11 +33,11 @@ class FrameReader:
     may hold several frames, so bytes are kept until a whole frame is there. Not
     thread-safe: one thread reads at a time."""
 
-    def __init__(self, fd: int, max_input_depth: Optional[int] = None) -> None:
+    def __init__(self, fd: int) -> None:
         self.fd = fd
         self._buffer = bytearray()
         self._closed = False
-        self._max_input_depth = max_input_depth or jsonlimits.configured_max_depth()
+        self._max_input_depth = jsonlimits.configured_max_depth()
 
     def discard_buffered(self) -> None:
         """Forgets what was read but not yet returned (a forked child must not keep the

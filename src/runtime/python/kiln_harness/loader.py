@@ -151,6 +151,12 @@ class UserCode:
         return found
 
 
+def report_error(writer: Any, user: UserCode, phase: str, error: BaseException) -> None:
+    """Reports whatever ended a worker's start: a WorkerFailure as it is; anything else, which
+    the phases did not foresee, still at the `phase` it happened in."""
+    report_failure(writer, error if isinstance(error, WorkerFailure) else user.failure(phase, error))
+
+
 def _module_name(path: str) -> str:
     stem = os.path.splitext(os.path.basename(path))[0]
     if stem.isidentifier() and stem not in sys.modules:

@@ -135,6 +135,8 @@ class Service:
         self.loop = asyncio.get_running_loop()
         self.capacity = served.max_multiplexing
         self.max_waiting = QUEUE_FACTOR * self.capacity
+        # Read once: the environment does not change while the process serves.
+        self.max_json_depth = jsonlimits.configured_max_depth()
         self.slots = asyncio.Semaphore(self.capacity)
         self.waiting = 0
         # Requests accepted and not yet answered (running or waiting for a slot), by connection.
@@ -185,7 +187,7 @@ class Service:
         if route is None:
             return detail_response(404, missing, ids)
         try:
-            data = _json_body(request)
+            data = _json_body(request, self.max_json_depth)
         except HttpError as error:
             return detail_response(error.status, error.detail, ids)
         if self.slots.locked() and self.waiting >= self.max_waiting:
@@ -319,11 +321,11 @@ def _endpoint_path(target: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def _json_body(request: Request) -> Any:
+def _json_body(request: Request, max_depth: int) -> Any:
     if not request.body.strip():
         return {}
     try:
-        return jsonlimits.loads(request.body, jsonlimits.configured_max_depth())
+        return jsonlimits.loads(request.body, max_depth)
     except jsonlimits.TooDeep as error:
         raise HttpError(
             400,

@@ -278,7 +278,7 @@ class Server:
             # An exception that cannot be described (its __str__ raises, say) is still answered.
             detail = "The handler raised %s, which could not be reported (%s)." % (type(error).__name__, type(problem).__name__)
             sys.stderr.write("kiln worker: request %s to %s failed: %s\n" % (request.id, request.path, detail))
-            return json.dumps({"type": "result", "id": request.id, "ok": False, "status": 500, "detail": detail, "executionMs": 0})
+            return json.dumps(_error_result(request.id, 500, detail))
 
     def _finish(self, request: _Request, text: str) -> None:
         # A cancelled request was answered already and removed; its late result is dropped.
@@ -298,9 +298,12 @@ class Server:
             self.served.event_loop().loop.call_soon_threadsafe(_cancel_task, request)
 
     def _reply_error(self, request_id: str, status: int, detail: str) -> None:
-        self.writer.send(
-            {"type": "result", "id": request_id, "ok": False, "status": status, "detail": detail, "executionMs": 0}
-        )
+        self.writer.send(_error_result(request_id, status, detail))
+
+
+def _error_result(request_id: Any, status: int, detail: str) -> Dict[str, Any]:
+    """The result frame of a request the harness itself failed, before or around its handler."""
+    return {"type": "result", "id": request_id, "ok": False, "status": status, "detail": detail, "executionMs": 0}
 
 
 def _cancel_task(request: _Request) -> None:

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 from kiln_harness.frames import EOF, FrameReader, FrameWriter
-from kiln_harness.loader import report_failure, UserCode, WorkerFailure
+from kiln_harness.loader import report_error, UserCode
 from kiln_harness.process import exit_now, signals_to_pipe
 
 _PROC = "/proc/self"
@@ -206,7 +206,7 @@ class Template:
     def _read(self) -> Any:
         try:
             return self.reader.read()
-        except (ValueError, RecursionError) as error:
+        except ValueError as error:  # jsonlimits turns a RecursionError into one too
             sys.stderr.write("kiln template: ignoring a frame that cannot be read (%s)\n" % error)
             return {}
 
@@ -388,10 +388,8 @@ class Template:
         writer = FrameWriter(4)
         try:
             return run_serve(self.user, self.cls, FrameReader(3), writer, instance=self.instance)
-        except WorkerFailure as failure:
-            report_failure(writer, failure)
         except BaseException as exc:
-            report_failure(writer, self.user.failure("setup", exc))
+            report_error(writer, self.user, "setup", exc)
         finally:
             writer.close()
         return 1
