@@ -7,6 +7,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { KilnClient, locateRuntime, NoRuntimeError, resolveDataDir, type RuntimeLocation } from '../client';
 
+/**
+ * A --python as the runtime should get it: a path (it has a slash) made absolute, for the runtime
+ * does not run in this folder; a bare name (python3) left for the runtime to find on its PATH.
+ */
+export function resolvePython(python: string | undefined): string | undefined {
+  return python && /[\\/]/.test(python) ? path.resolve(python) : python;
+}
+
 export function dataDirOf(command: Command): string {
   return resolveDataDir(command.optsWithGlobals<{ dataDir?: string }>().dataDir);
 }

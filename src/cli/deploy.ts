@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { collectSources, DeployFailedError } from '../client';
 import type { DeployError, DeployRequest } from '../shared/api';
-import { connect } from './connection';
+import { connect, resolvePython } from './connection';
 import { DeployProgress } from './deployProgress';
 import { EXIT, UsageError } from './failures';
 import { printJson, styleFor } from './format';
@@ -77,7 +77,7 @@ function deployRequest(target: string, options: DeployOptions): DeployRequest {
   if (options.name) request.name = options.name;
   // A path with a folder in it is a local interpreter (".venv/bin/python"): make it absolute for
   // the runtime; a bare command ("python3.11") is looked up on the runtime's PATH.
-  if (options.python) request.python = /[\\/]/.test(options.python) ? path.resolve(options.python) : options.python;
+  if (options.python) request.python = resolvePython(options.python);
   if (options.resetScale) request.resetScale = true;
   return request;
 }

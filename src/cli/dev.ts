@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { devCopyName, DevLoop, type DevLoopEvent, watchFilesOnDisk } from '../client';
 import { AppFileError, checkAppFile } from '../pyparse';
-import { connect } from './connection';
+import { connect, resolvePython } from './connection';
 import { describeFailure, splitTarget } from './deploy';
 import { EXIT, UsageError } from './failures';
 import { formatElapsed, type Style, styleFor } from './format';
@@ -36,7 +36,7 @@ export function registerDev(program: Command): void {
         entryFile: entry,
         className: app.className,
         name: options.name ?? devCopyName(app.name),
-        ...(options.python ? { python: /[\\/]/.test(options.python) ? path.resolve(options.python) : options.python } : {}),
+        ...(options.python ? { python: resolvePython(options.python) } : {}),
         connect: async () => connect(command),
         existingClient: async () => connect(command),
         watch: watchFilesOnDisk,

@@ -5,12 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { ensureRuntime, isProcessAlive, KilnClient, NoRuntimeError, type RuntimeFlags, runtimeArguments, RuntimeUnreachableError } from '../client';
 import type { HealthResponse } from '../shared/api';
 import { runtimeInfoPath } from '../shared/dataDir';
-import { dataDirOf, locate, runtimeScript } from './connection';
+import { dataDirOf, locate, resolvePython, runtimeScript } from './connection';
 import { EXIT, parseCount, parsePositive } from './failures';
 import { formatFields, printJson, relativeTime, styleFor } from './format';
 
@@ -45,8 +44,7 @@ export function registerRuntime(program: Command): void {
     .option('--request-timeout <seconds>', 'seconds a request may run when its app sets no request_timeout (default 3600)', parsePositive)
     .option('--json', "with --detach: print the runtime's URL, pid and data directory as JSON")
     .action(async ({ detach, json, ...given }: StartOptions, command: Command) => {
-      const python = given.python && /[\\/]/.test(given.python) ? path.resolve(given.python) : given.python;
-      const flags: RuntimeFlags = { ...given, dataDir: dataDirOf(command), python };
+      const flags: RuntimeFlags = { ...given, dataDir: dataDirOf(command), python: resolvePython(given.python) };
       if (!detach) {
         process.exitCode = await runInForeground(runtimeScript(), runtimeArguments(flags));
         return;

@@ -6,8 +6,6 @@
 import path from 'node:path';
 import type * as Exporter from './index';
 
-export type { Exporter };
-
 export function loadExporter(): typeof Exporter {
   return require(path.join(__dirname, 'export.js')) as typeof Exporter;
 }

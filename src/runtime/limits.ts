@@ -37,6 +37,8 @@ export const MAX_JSON_DEPTH_SETTING = 500;
  * base64 image costs a few native searches.
  */
 export function nestingExceeds(text: string, maxDepth: number): boolean {
+  // Going deeper takes more than maxDepth opening brackets: a shorter text cannot.
+  if (text.length <= maxDepth) return false;
   const structure = /["[\]{}]/g;
   let depth = 0;
   for (let match = structure.exec(text); match; match = structure.exec(text)) {

@@ -24,7 +24,7 @@ import { type AppManager, HttpError, scaleOf } from '../apps';
 import type { EventBus } from '../observability/events';
 import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
-import type { RunnerLauncher, WorkerSpec } from '../runners/launch';
+import type { RunnerLauncher, TemplateSpec } from '../runners/launch';
 import { DEFAULT_STARTUP_TIMEOUT_S, type InvokeOutcome, type RevisionPool } from '../runners/pool';
 import { type Runner, RunnerStartError } from '../runners/runner';
 import { describeStarts } from '../runners/starter';
@@ -90,6 +90,11 @@ export interface DeployerDeps {
   defaultPython: string;
 }
 
+/** What a worker's start failed with: the app's own exception when it raised one. */
+function failureText(error: { message: string; source: SourceError | null }): string {
+  return error.source ? `${error.source.type}: ${error.source.message}` : error.message;
+}
+
 function fromSource(step: DeployStep, message: string, source: SourceError | null, sourceDir: string): DeployFailure {
   const file = source?.file ? path.relative(sourceDir, source.file) : undefined;
   const inUpload = file !== undefined && !file.startsWith('..');
@@ -127,7 +132,6 @@ function safeRelative(file: string): boolean {
   return file !== '' && !path.isAbsolute(file) && !file.split(/[\\/]/).some((part) => part === '..' || part === '');
 }
 
-type TemplateSpec = WorkerSpec & { revision: number };
 
 /** Whether a template that imported with `used` saw what the runners of `config` will: env and volumes. */
 function sameSandbox(used: AppConfig, config: AppConfig): boolean {
@@ -437,8 +441,7 @@ export class Deployer {
 
   /** Starts the revision's template and waits for what its import found. */
   private async inspectIn(spec: TemplateSpec, signal: AbortSignal): Promise<TemplateProcess> {
-    const template = await this.deps.launcher.startTemplate(spec, (stream, text) =>
-      this.deps.logs.append({ app: spec.app, revision: spec.revision, runner: templateId(spec.app, spec.revision), stream, text }));
+    const template = await this.deps.launcher.startTemplate(spec);
     try {
       await settleWithin(template.inspected, null, signal, () => template.kill(), 'inspect');
     } catch (error) {
@@ -457,7 +460,7 @@ export class Deployer {
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
       if (error.phase !== 'setup') throw fromSource('inspect', error.message, error.source, sourceDir);
-      throw fromSource('setup', `setup() failed: ${error.source ? `${error.source.type}: ${error.source.message}` : error.message}`, error.source, sourceDir);
+      throw fromSource('setup', `setup() failed: ${failureText(error)}`, error.source, sourceDir);
     }
   }
 
@@ -482,7 +485,7 @@ export class Deployer {
     } catch (error) {
       if (error instanceof RunnerStartError) {
         const where = error.phase === 'setup' ? 'setup() failed' : error.phase === 'exit' ? 'The runner stopped during setup' : 'The runner could not start';
-        throw fromSource('setup', `${where}: ${error.source ? `${error.source.type}: ${error.source.message}` : error.message}`, error.source, sourceDir);
+        throw fromSource('setup', `${where}: ${failureText(error)}`, error.source, sourceDir);
       }
       throw error;
     }

@@ -8,21 +8,13 @@ import { HttpError } from '../apps';
 import type { EventBus } from '../observability/events';
 import { parseSince } from '../observability/logs';
 import type { Metrics } from '../observability/metrics';
-import { openEventStream } from './server';
+import { keepOpen, openEventStream } from './eventStream';
 
-/** A comment line now and then keeps proxies and idle timeouts from closing a quiet stream. */
-const KEEP_ALIVE_MS = 15_000;
 const DEFAULT_USAGE_WINDOW = '1h';
 
 export function registerMonitoring(server: FastifyInstance, deps: { events: EventBus; metrics: Metrics }): void {
   server.get('/v1/events', async (request, reply) => {
-    const send = openEventStream(request, reply);
-    const stop = deps.events.subscribe(send);
-    const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-    reply.raw.on('close', () => {
-      stop();
-      clearInterval(keepAlive);
-    });
+    keepOpen(reply, deps.events.subscribe(openEventStream(request, reply)));
     return reply;
   });
 

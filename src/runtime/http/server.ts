@@ -22,6 +22,7 @@ import type { Metrics } from '../observability/metrics';
 import type { InvokeOutcome } from '../runners/pool';
 import type { SecretStore } from '../state/secrets';
 import type { VolumeStore } from '../state/volumes';
+import { keepOpen, openEventStream } from './eventStream';
 import { registerMonitoring } from './monitoring';
 import type { QueueManager } from './queue';
 
@@ -54,31 +55,6 @@ function tokenMatches(header: string | undefined, token: Buffer): boolean {
   return given.length === token.length && timingSafeEqual(given, token);
 }
 
-/** Events an event-stream client may leave unread before it is disconnected. */
-const MAX_UNREAD_EVENT_BYTES = 8 * 1024 * 1024;
-
-/** Starts a server-sent event stream on a raw reply; returns the function that sends one event. */
-export function openEventStream(request: FastifyRequest, reply: FastifyReply): (data: unknown) => void {
-  reply.hijack();
-  reply.raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  reply.raw.flushHeaders();
-  request.raw.socket.setNoDelay(true);
-  return (data) => {
-    if (reply.raw.destroyed) return;
-    // A client that stopped reading is let go rather than buffered for without end; its
-    // 'close' stops what feeds the stream, and a log follower reconnects from where it was.
-    if (reply.raw.writableLength > MAX_UNREAD_EVENT_BYTES) {
-      reply.raw.destroy();
-      return;
-    }
-    reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
-  };
-}
 
 /** Where @fal-ai/client sends everything in proxy mode; x-fal-target-url says where it means. */
 const PROXY_PATH = '/v1/fal-proxy';
@@ -312,11 +288,7 @@ function registerManagement(server: FastifyInstance, deps: ServerDeps): void {
     const sentUpTo = records.at(-1)?.seq ?? query.after ?? 0;
     early.filter((record) => record.seq > sentUpTo).forEach(send);
     deliver = send;
-    const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
-    reply.raw.on('close', () => {
-      stop();
-      clearInterval(keepAlive);
-    });
+    keepOpen(reply, stop);
     return reply;
   });
 

@@ -143,7 +143,7 @@ export class RunnerLauncher {
 
   /** Starts a runner as a fresh Python process (no template to fork it from). */
   spawnRunner(revision: RevisionRecord, sourceDir: string, id: string, placement: Extract<Placement, { kind: 'placed' }>, maxMultiplexing: number): Runner {
-    const spec = { app: revision.app, python: revision.python, sourceDir, entry: revision.entry, className: revision.className, envDir: revision.envDir, config: revision.config };
+    const spec = templateSpecOf(revision, sourceDir);
     const env = { ...this.appEnv(revision.app, revision.config), ...this.runnerIdentity(revision.config, id, placement, maxMultiplexing) };
     return this.runner(revision, id, placement, maxMultiplexing, 'spawn', this.startWorker(spec, 'serve', env));
   }
@@ -177,22 +177,34 @@ export class RunnerLauncher {
   /**
    * Starts the template of a revision: it imports the app, answers with what it found (its
    * classes, configuration and endpoint schemas: the deploy's inspect step), and waits to fork
-   * runners. Its own output goes to `onLine` (an import may print).
+   * runners. Its own output (an import may print) goes to the logs, as the template's.
    */
-  startTemplate(spec: WorkerSpec & { revision: number }, onLine: (stream: 'stdout' | 'stderr', line: string) => void): Promise<TemplateProcess> {
+  startTemplate(spec: TemplateSpec): Promise<TemplateProcess> {
+    const id = templateId(spec.app, spec.revision);
     const socketPath = path.join(this.options.socketDir, `${randomBytes(8).toString('hex')}.sock`);
     // Imports and a snapshot's setup() see the app's secrets as they are now (each runner gets
     // them again, as they are then, when it is forked). The template never touches a GPU: each
     // runner is given its own after the fork.
     const env = { ...this.appEnv(spec.app, spec.config), ...this.options.secrets.reveal(spec.config.secrets).values, CUDA_VISIBLE_DEVICES: '' };
     return TemplateProcess.start({
-      id: templateId(spec.app, spec.revision),
+      id,
       socketPath,
       sandboxed: this.options.sandbox,
       start: () => this.startWorker(spec, 'template', env, [socketPath]),
-      onOutput: onLine,
+      onOutput: (stream, text) => this.options.logs.append({ app: spec.app, revision: spec.revision, runner: id, stream, text }),
     });
   }
+}
+
+/** What a revision's template (or a runner started afresh) needs to start. */
+export type TemplateSpec = WorkerSpec & { revision: number };
+
+/** The spec of a revision on record whose sources are in `sourceDir`. */
+export function templateSpecOf(revision: RevisionRecord, sourceDir: string): TemplateSpec {
+  return {
+    app: revision.app, revision: revision.revision, python: revision.python, sourceDir, entry: revision.entry,
+    className: revision.className, envDir: revision.envDir, config: revision.config,
+  };
 }
 
 /** What a worker process of an app needs to start. */

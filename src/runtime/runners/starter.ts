@@ -10,9 +10,9 @@ import type { RevisionRecord } from '../deploys/store';
 import { reportFault } from '../faults';
 import type { LogStore } from '../observability/logs';
 import type { Placement } from './gpu';
-import type { RunnerLauncher } from './launch';
+import { type RunnerLauncher, templateSpecOf } from './launch';
 import { exitDescription, type Runner } from './runner';
-import { TemplateError, templateId, type TemplateProcess } from './template';
+import { TemplateError, type TemplateProcess } from './template';
 
 export interface RunnerStarterOptions {
   launcher: RunnerLauncher;
@@ -85,12 +85,8 @@ export class RunnerStarter {
   }
 
   private launch(): Promise<TemplateProcess> {
-    const { launcher, logs, revision, sourceDir } = this.options;
-    const id = templateId(revision.app, revision.revision);
-    return launcher.startTemplate({
-      app: revision.app, revision: revision.revision, python: revision.python, sourceDir, entry: revision.entry,
-      className: revision.className, envDir: revision.envDir, config: revision.config,
-    }, (stream, text) => logs.append({ app: revision.app, revision: revision.revision, runner: id, stream, text }));
+    const { launcher, revision, sourceDir } = this.options;
+    return launcher.startTemplate(templateSpecOf(revision, sourceDir));
   }
 
   /** The template being prepared, from its start (or adoption) until it settles. */
