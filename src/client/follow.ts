@@ -8,6 +8,7 @@
  * sequence number per app; the tail resumes after the last one it delivered, so a restart
  * neither loses lines nor repeats them.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { LogQuery, LogRecord, RuntimeEventRecord } from '../shared/api';
 import type { KilnClient, StreamOptions } from './client';
 import { KilnApiError, NoRuntimeError, RuntimeUnreachableError } from './errors';
@@ -40,7 +41,7 @@ const RETRY_DELAYS_MS = [200, 500, 1000, 2000];
  * Whether another attempt may succeed: the runtime is away (not running, not answering, closing
  * down, or restarted with a new token). Anything else, a bad query say, fails the follow.
  */
-export function isTransient(error: unknown): boolean {
+function isTransient(error: unknown): boolean {
   if (error instanceof RuntimeUnreachableError || error instanceof NoRuntimeError) return true;
   return error instanceof KilnApiError && (error.status === 401 || error.status === 503);
 }
@@ -77,7 +78,7 @@ export async function followAcrossRestarts(open: (client: KilnClient, stream: St
     const retryInMs = delays[Math.min(failures, delays.length - 1)]!;
     failures++;
     options.onState?.({ state: 'waiting', reason, retryInMs });
-    await (options.waitToRetry?.(failure, signal) ?? sleep(retryInMs, signal));
+    await (options.waitToRetry?.(failure, signal) ?? delay(retryInMs, undefined, { signal }).catch(() => undefined));
   }
 }
 
@@ -102,16 +103,4 @@ export function followLogsAcrossRestarts(app: string, query: Omit<LogQuery, 'fol
 /** Follows the runtime's events across restarts; `onOpen` after each (re)connection, to refetch state. */
 export function followEventsAcrossRestarts(onEvent: (event: RuntimeEventRecord) => void, options: FollowOptions): Promise<void> {
   return followAcrossRestarts((client, stream) => client.followEvents(onEvent, stream), options);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -13,7 +13,7 @@ import type { KilnContext } from './ctx';
 import { devCopyOf } from './devMode';
 import type { ViewNode } from './targets';
 
-export const APPS_VIEW = 'kiln.apps';
+const APPS_VIEW = 'kiln.apps';
 
 type Node =
   | { kind: 'runtime' }

@@ -25,10 +25,15 @@ export interface RuntimeSettings {
   url: string | undefined;
 }
 
+/** A runtime URL as Kiln keeps it (its token is stored under this form): trimmed, no trailing slash. */
+export function normalizeRuntimeUrl(url: string): string {
+  return url.trim().replace(/\/+$/, '');
+}
+
 export function runtimeSettings(): RuntimeSettings {
   return {
     autoStart: section().get<boolean>('runtime.autoStart', true),
-    url: section().get<string>('runtime.url')?.trim().replace(/\/+$/, '') || undefined,
+    url: normalizeRuntimeUrl(section().get<string>('runtime.url') ?? '') || undefined,
   };
 }
 

@@ -21,7 +21,7 @@ import {
 } from '../client';
 import type { HealthResponse, RuntimeEventRecord } from '../shared/api';
 import { defaultDataDir, runtimeInfoPath } from '../shared/dataDir';
-import { runtimePython, runtimeSettings, setRuntimeUrl } from './config';
+import { normalizeRuntimeUrl, runtimePython, runtimeSettings, setRuntimeUrl } from './config';
 
 /** A command that fixes what keeps the runtime away: shown on the status item and in errors. */
 export interface ConnectionFix {
@@ -220,7 +220,7 @@ export class RuntimeConnection implements vscode.Disposable {
    * is not, so that is followed anew here.
    */
   async connectRemote(url: string, token: string): Promise<HealthResponse> {
-    const normalized = url.trim().replace(/\/+$/, '');
+    const normalized = normalizeRuntimeUrl(url);
     const health = await new KilnClient({ url: normalized, token }).health({ signal: AbortSignal.timeout(10_000) });
     await this.extension.secrets.store(tokenKey(normalized), token);
     if (!(await setRuntimeUrl(normalized))) this.watchRuntime();

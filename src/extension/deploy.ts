@@ -11,7 +11,7 @@ import type { AppDetail, DeployEvent } from '../shared/api';
 import type { AppTarget } from '../shared/protocol';
 import { runtimePython } from './config';
 import type { KilnContext } from './ctx';
-import { resolveApp } from './targets';
+import { type ResolvedEndpoint, resolveApp, resolveEndpoint, saveIfDirty } from './targets';
 
 const STEP_TITLES: Record<string, string> = {
   validate: 'Checking the configuration',
@@ -39,12 +39,16 @@ export function registerDeploy(ctx: KilnContext): void {
 /** Keeps `kiln.editorHasApp` true while the active editor's file defines a fal.App: the editor title's Deploy shows only then. */
 function trackEditorApps(ctx: KilnContext): void {
   let timer: NodeJS.Timeout | undefined;
+  let shown: boolean | undefined;
   const update = () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
       const document = vscode.window.activeTextEditor?.document;
       const hasApp = document?.languageId === 'python' && document.uri.scheme === 'file'
         ? (await ctx.documentApps(document.uri).catch(() => [])).length > 0 : false;
+      // Typing rarely changes the answer: the workbench is told only when it does.
+      if (hasApp === shown) return;
+      shown = hasApp;
       void vscode.commands.executeCommand('setContext', 'kiln.editorHasApp', hasApp);
     }, 300);
   };
@@ -58,8 +62,7 @@ function trackEditorApps(ctx: KilnContext): void {
 
 export async function deployApp(ctx: KilnContext, target: AppTarget): Promise<DeployOutcome> {
   const uri = vscode.Uri.parse(target.uri);
-  const document = vscode.workspace.textDocuments.find((candidate) => candidate.uri.toString() === uri.toString());
-  if (document?.isDirty) await document.save();
+  await saveIfDirty(uri);
   const sources = collectSources(uri.fsPath);
   const python = runtimePython();
   const log = ctx.deployLog;
@@ -103,7 +106,7 @@ export async function deployApp(ctx: KilnContext, target: AppTarget): Promise<De
 }
 
 /** The app's uploaded files as URIs (the entry's folder holds them all). */
-export function sourceUris(entry: vscode.Uri, files: Record<string, string>): vscode.Uri[] {
+function sourceUris(entry: vscode.Uri, files: Record<string, string>): vscode.Uri[] {
   const folder = path.dirname(entry.fsPath);
   return Object.keys(files).map((file) => vscode.Uri.file(path.join(folder, file)));
 }
@@ -149,7 +152,7 @@ async function reportFailure(ctx: KilnContext, error: unknown, uri: vscode.Uri):
  * Whether the target's app is deployed; when it is not, offers to deploy it first (`action`
  * names what happens after) and says whether that deploy went live.
  */
-export async function deployedOrOffered(ctx: KilnContext, target: AppTarget, action: string): Promise<boolean> {
+async function deployedOrOffered(ctx: KilnContext, target: AppTarget, action: string): Promise<boolean> {
   const deployed = await ctx.connection.run((client) => client.getApp(target.appName)).then(() => true, (error: unknown) => {
     if (error instanceof KilnApiError && error.status === 404) return false;
     throw error;
@@ -157,4 +160,16 @@ export async function deployedOrOffered(ctx: KilnContext, target: AppTarget, act
   if (deployed) return true;
   const choice = await vscode.window.showInformationMessage(`${target.appName} is not deployed yet.`, action);
   return choice === action && (await deployApp(ctx, target)).app !== undefined;
+}
+
+/**
+ * The endpoint a command calls (see resolveEndpoint), with its app's name; for an endpoint in an
+ * editor whose app is not deployed, a deploy is offered first (`action` names the button).
+ * Undefined when the user dismissed the choice or declined the deploy.
+ */
+export async function deployedEndpoint(ctx: KilnContext, argument: unknown, action: string): Promise<{ app: string; endpoint: ResolvedEndpoint } | undefined> {
+  const endpoint = await resolveEndpoint(ctx, argument, 'invoke');
+  if (!endpoint) return undefined;
+  if ('uri' in endpoint && !(await deployedOrOffered(ctx, endpoint, action))) return undefined;
+  return { app: 'appName' in endpoint ? endpoint.appName : endpoint.app, endpoint };
 }

@@ -7,11 +7,10 @@
  * notification offers the tester and the logs.
  */
 import * as vscode from 'vscode';
-import { devCopyName, DevLoop, type DevLoopEvent, NoRuntimeError, RuntimeUnreachableError } from '../client';
-import { formatClock } from '../client/logLines';
+import { devCopyName, DevLoop, type DevLoopEvent, formatClock, NoRuntimeError, RuntimeUnreachableError } from '../client';
 import { runtimePython } from './config';
 import type { KilnContext } from './ctx';
-import { resolveApp } from './targets';
+import { resolveApp, saveIfDirty } from './targets';
 
 interface DevSession {
   loop: DevLoop;
@@ -44,11 +43,12 @@ export function registerDevMode(ctx: KilnContext): void {
     status.name = `Kiln Hot Reload: ${name}`;
     status.command = { title: 'Stop Hot Reload', command: 'kiln.stopHotReload', arguments: [name] };
     const session: DevSession = { loop: undefined!, entry, status, announced: false };
+    const python = runtimePython();
     session.loop = new DevLoop({
       entryFile: entry.fsPath,
       className: target.className,
       name,
-      ...(runtimePython() ? { python: runtimePython() } : {}),
+      ...(python ? { python } : {}),
       connect: () => ctx.connection.client(),
       existingClient: () => ctx.connection.existingClient(),
       watch: (files, onChange) => {
@@ -62,8 +62,7 @@ export function registerDevMode(ctx: KilnContext): void {
     });
     sessions.set(name, session);
     void vscode.commands.executeCommand('setContext', 'kiln.hotReloadRunning', true);
-    const document = vscode.workspace.textDocuments.find((candidate) => candidate.uri.toString() === entry.toString());
-    if (document?.isDirty) await document.save();
+    await saveIfDirty(entry);
     await session.loop.start();
     return name;
   });

@@ -9,6 +9,7 @@ import { loadExporter } from '../export/load';
 import type { ExportTarget } from '../export/mapping';
 import type { AppTarget } from '../shared/protocol';
 import type { KilnContext } from './ctx';
+import { saveIfDirty } from './targets';
 
 const TARGETS: (vscode.QuickPickItem & { target: ExportTarget })[] = [
   { label: 'Knative Serving', target: 'knative', detail: 'A serving.knative.dev/v1 Service: scale to zero, concurrency-based autoscaling, revisions' },
@@ -26,7 +27,7 @@ function appFile(target: AppTarget | vscode.Uri | undefined): { uri: vscode.Uri;
 export async function exportForKubernetes(target: AppTarget | vscode.Uri | undefined, output: vscode.LogOutputChannel): Promise<string | undefined> {
   const app = appFile(target);
   if (!app || app.uri.scheme !== 'file') throw new Error('Open the fal.App file to export (a Python file on disk), then run Export for Kubernetes again.');
-  await vscode.workspace.textDocuments.find((document) => document.uri.toString() === app.uri.toString() && document.isDirty)?.save();
+  await saveIfDirty(app.uri);
   const picked = await vscode.window.showQuickPick(TARGETS, { title: 'Kiln: Export for Kubernetes', placeHolder: 'What will run the app?' });
   if (!picked) return undefined;
   const image = await vscode.window.showInputBox({

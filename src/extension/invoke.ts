@@ -9,8 +9,7 @@ import { formatDetail } from '../client';
 import { INVOKE_HEADERS } from '../shared/api';
 import type { EndpointTarget } from '../shared/protocol';
 import type { KilnContext } from './ctx';
-import { deployedOrOffered } from './deploy';
-import { resolveEndpoint } from './targets';
+import { deployedEndpoint } from './deploy';
 import { TesterHistory } from './testerRequests';
 
 export const RESPONSE_SCHEME = 'kiln-response';
@@ -154,10 +153,9 @@ export function registerInvoke(ctx: KilnContext): void {
   const history = new TesterHistory(ctx.memento);
   ctx.subscribe(responses, vscode.workspace.registerTextDocumentContentProvider(RESPONSE_SCHEME, responses));
   ctx.registerCommand('kiln.invokeWithLastInput', async (argument?: unknown, givenInput?: Record<string, unknown>) => {
-    const endpoint = await resolveEndpoint(ctx, argument, 'invoke');
-    if (!endpoint) return undefined;
-    const app = 'appName' in endpoint ? endpoint.appName : endpoint.app;
-    if ('uri' in endpoint && !(await deployedOrOffered(ctx, endpoint, 'Deploy and Invoke'))) return undefined;
+    const called = await deployedEndpoint(ctx, argument, 'Deploy and Invoke');
+    if (!called) return undefined;
+    const { app, endpoint } = called;
     const input = givenInput ?? history.lastInput(app, endpoint.path)
       ?? await ('parameters' in endpoint ? askInputs(endpoint) : askBody(`Invoke ${app}${endpoint.path}`, 'The request body, as a JSON object'));
     if (input === undefined) return undefined;

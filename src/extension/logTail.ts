@@ -6,8 +6,7 @@
  * stream resumes after a runtime restart from the last record it showed (src/client/follow.ts).
  */
 import * as vscode from 'vscode';
-import { type FollowState, followLogsAcrossRestarts, formatLogRecord, NO_COLOURS, runnerColumnWidth } from '../client';
-import { formatClock } from '../client/logLines';
+import { type FollowState, followLogsAcrossRestarts, formatClock, formatLogRecord, NO_COLOURS, runnerColumnWidth } from '../client';
 import type { LogRecord } from '../shared/api';
 import { logMaxLines } from './config';
 import type { KilnContext } from './ctx';
@@ -26,7 +25,7 @@ export interface LogFilter {
 }
 
 /** kiln-log:/hello.log, kiln-log:/hello (runner hello-r1-abc123).log?runner=…: the tab's title says the filter. */
-export function logUri(app: string, filter: LogFilter = {}): vscode.Uri {
+function logUri(app: string, filter: LogFilter = {}): vscode.Uri {
   const parts = [filter.runner && `runner ${filter.runner}`, filter.search && `“${filter.search}”`].filter(Boolean);
   const query = new URLSearchParams();
   if (filter.runner) query.set('runner', filter.runner);
@@ -98,7 +97,7 @@ interface ShownDocument {
   opening: boolean;
 }
 
-export class LogTails implements vscode.TextDocumentContentProvider, vscode.Disposable {
+class LogTails implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly streams = new Map<string, AppLogStream>();
   /** Apps whose tail failed, with why, while a tab still shows them. */
   private readonly failures = new Map<string, string>();

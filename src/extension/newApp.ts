@@ -15,7 +15,7 @@ interface Template {
   file: string;
 }
 
-export const TEMPLATES: Template[] = [
+const TEMPLATES: Template[] = [
   { id: 'hello', label: '$(symbol-event) Hello', detail: 'The smallest app: one endpoint, no requirements, on a small CPU machine', file: 'hello.py' },
   { id: 'text-to-image', label: '$(file-media) Text to image', detail: 'A generative model built in setup() that returns an image URL, on a GPU', file: 'text_to_image.py' },
   { id: 'batch', label: '$(list-unordered) Batch', detail: 'Many items in one request, with max_multiplexing', file: 'batch_processor.py' },

@@ -103,11 +103,14 @@ export async function resolveApp(ctx: KilnContext, argument: unknown, verb: stri
   return picked && appTargetOf(picked.app);
 }
 
+/** An endpoint in an editor (with its file and parameters), or one the runtime serves. */
+export type ResolvedEndpoint = EndpointTarget | { app: string; path: string };
+
 /**
  * The endpoint a command acts on: a lens's, a view item's, one of the Python file's in view, or
  * with no Python file about, one of those the runtime serves (picked when several).
  */
-export async function resolveEndpoint(ctx: KilnContext, argument: unknown, verb: string): Promise<EndpointTarget | { app: string; path: string } | undefined> {
+export async function resolveEndpoint(ctx: KilnContext, argument: unknown, verb: string): Promise<ResolvedEndpoint | undefined> {
   if (isAppTarget(argument) && typeof (argument as EndpointTarget).path === 'string') return argument as EndpointTarget;
   if (isViewNode(argument)) return pickDeployedEndpoint(ctx, argument);
   const uri = argument instanceof vscode.Uri ? argument : ctx.pythonFile.get();
@@ -174,4 +177,10 @@ function appTargetOf(app: DocumentApp): AppTarget {
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Saves the open document of `uri` when it has unsaved changes: what a command sends is what the editor shows. */
+export async function saveIfDirty(uri: vscode.Uri): Promise<void> {
+  const document = vscode.workspace.textDocuments.find((candidate) => candidate.uri.toString() === uri.toString());
+  if (document?.isDirty) await document.save();
 }

@@ -15,12 +15,17 @@ import {
   type TesterRequestEvent, type TesterResponse, type TesterTiming, type TesterToExtension,
 } from '../shared/webviewProtocol';
 import type { KilnContext } from './ctx';
-import { deployedOrOffered } from './deploy';
-import { resolveEndpoint } from './targets';
+import { deployedEndpoint } from './deploy';
 import { curlSnippet, falClientSnippet, fetchImages, TesterHistory } from './testerRequests';
 import { createKilnPanel } from './webviewHtml';
 
 const VIEW_TYPE = 'kiln.tester';
+
+/** What a runner of the app costs per second; null for a machine type the catalog does not know. */
+function pricePerSecond(app: AppDetail): number | null {
+  const type = findMachineType(app.machineType);
+  return type ? runnerRate(type, app.config.numGpus).perSecond : null;
+}
 
 const sameEndpoint = (a: EndpointRef, b: EndpointRef) => a.app === b.app && a.path === b.path;
 
@@ -120,10 +125,9 @@ class TesterPanel implements vscode.Disposable {
       this.post({ type: 'missing', app: current.app, path: current.path, reason: `${current.app} has no endpoint ${current.path} (it has ${app.endpoints.map((e) => e.path).join(', ')}).` });
       return;
     }
-    const type = findMachineType(app.machineType);
     const endpoint: TesterEndpoint = {
       app: app.name, path: info.path, url: info.url, inputSchema: info.inputSchema, machineType: app.machineType,
-      pricePerSecond: type ? runnerRate(type, app.config.numGpus).perSecond : 0,
+      pricePerSecond: pricePerSecond(app) ?? 0,
     };
     const others = this.ctx.model.apps().flatMap((other) => other.endpoints.filter((e) => !e.isHealth).map((e) => ({ app: other.name, path: e.path })));
     const input = this.pendingInput;
@@ -152,8 +156,7 @@ class TesterPanel implements vscode.Disposable {
         return;
       }
       const app = this.ctx.model.app(current.app);
-      const type = app && findMachineType(app.machineType);
-      const price = type ? runnerRate(type, app.config.numGpus).perSecond : null;
+      const price = app ? pricePerSecond(app) : null;
       const header = (name: string) => result.headers[name] ?? null;
       const images = await fetchImages(result.body, runtimeUrl);
       const response: TesterResponse = {
@@ -216,7 +219,7 @@ class TesterPanel implements vscode.Disposable {
     const completed = await client.waitForQueued(target.app, id, onStatus, { signal, logs: true });
     if (!completed) {
       await client.queueCancel(target.app, id).catch(() => undefined);
-      return { result: { status: 499, headers: {}, body: { detail: 'Cancelled.' }, durationMs: 0 }, timing: { totalMs: performance.now() - started, queueMs: null, coldStartMs: null, executionMs: null } };
+      throw new Error('Cancelled.');
     }
     const result = await client.queueResult(target.app, id);
     return {
@@ -253,11 +256,8 @@ export function registerTester(ctx: KilnContext): void {
   // ▶ Invoke (a lens), the palette's Open Endpoint Tester (kiln.invoke), the view's endpoints and
   // the walkthrough (kiln.openTester) all open the tester.
   const open = async (argument?: unknown) => {
-    const endpoint = await resolveEndpoint(ctx, argument, 'invoke');
-    if (!endpoint) return undefined;
-    const app = 'appName' in endpoint ? endpoint.appName : endpoint.app;
-    if ('uri' in endpoint && !(await deployedOrOffered(ctx, endpoint, 'Deploy and Open Tester'))) return undefined;
-    return tester.show({ app, path: endpoint.path });
+    const called = await deployedEndpoint(ctx, argument, 'Deploy and Open Tester');
+    return called && tester.show({ app: called.app, path: called.endpoint.path });
   };
   ctx.registerCommand('kiln.invoke', open);
   ctx.registerCommand('kiln.openTester', open);

@@ -6,7 +6,7 @@
  * or as @fal-ai/client code.
  */
 import type * as vscode from 'vscode';
-import type { HistoryEntry, InvokeMode, ResponseImage } from '../shared/webviewProtocol';
+import { type HistoryEntry, type InvokeMode, pointerSegment, type ResponseImage } from '../shared/webviewProtocol';
 
 const HISTORY_KEY = 'kiln.tester.history';
 const HISTORY_LENGTH = 20;
@@ -54,7 +54,7 @@ export function findImageRefs(body: unknown, pointer = ''): { pointer: string; r
     const object = body as Record<string, unknown>;
     const typed = typeof object.content_type === 'string' && object.content_type.startsWith('image/') && typeof object.url === 'string'
       ? [{ pointer: `${pointer}/url`, ref: object.url }] : [];
-    const found = Object.entries(object).flatMap(([key, value]) => findImageRefs(value, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`));
+    const found = Object.entries(object).flatMap(([key, value]) => findImageRefs(value, `${pointer}/${pointerSegment(key)}`));
     return [...typed, ...found.filter((ref) => !typed.some((other) => other.pointer === ref.pointer))];
   }
   return [];

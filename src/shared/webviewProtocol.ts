@@ -27,6 +27,14 @@ export interface TesterEndpoint extends EndpointRef {
 }
 
 /** An image found in a response: where in the body (a JSON pointer) and the picture itself. */
+/**
+ * One key as a segment of a JSON pointer (RFC 6901): the host names where a picture is in the
+ * response this way, and the page finds the value it belongs to by the same name.
+ */
+export function pointerSegment(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
 export interface ResponseImage {
   pointer: string;
   /** A data: URI, fetched by the extension, so the webview loads nothing from the network. */

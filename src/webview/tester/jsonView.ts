@@ -3,7 +3,7 @@
  * in the theme's own colours), with each picture the extension fetched shown right under the
  * value that names it. Very long strings (a data: URI) are cut in the view; Copy copies them whole.
  */
-import type { ResponseImage } from '../../shared/webviewProtocol';
+import { pointerSegment, type ResponseImage } from '../../shared/webviewProtocol';
 import { h } from '../vscodeApi';
 
 const LONG_STRING = 160;
@@ -51,7 +51,7 @@ export function renderJson(body: unknown, images: ResponseImage[]): HTMLElement 
         newLine(depth + 1);
         token('key', JSON.stringify(key));
         token('punctuation', ': ');
-        write(item, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, depth + 1);
+        write(item, `${pointer}/${pointerSegment(key)}`, depth + 1);
         if (index < entries.length - 1) token('punctuation', ',');
       });
       newLine(depth);

@@ -113,8 +113,7 @@ channel.onMessage((message) => {
       break;
     case 'sending':
       setBusy(true, message.mode === 'queue' ? 'Submitting to the queue…' : 'Waiting for the answer…');
-      queueLog.replaceChildren();
-      queueLog.hidden = true;
+      clearQueueLog();
       break;
     case 'queued':
       setBusy(true, message.position > 0 ? `In the queue: position ${message.position}` : 'In the queue…');
@@ -149,12 +148,16 @@ channel.post({ type: 'ready' });
 
 // ---- doing ----------------------------------------------------------------------------------
 
+function clearQueueLog(): void {
+  queueLog.replaceChildren();
+  queueLog.hidden = true;
+}
+
 function showEndpoint(next: TesterEndpoint, others: EndpointRef[], entries: HistoryEntry[], input?: Record<string, unknown>): void {
   // The extension stopped the request it was waiting on for the endpoint shown before.
   if (!endpoint || keyOf(endpoint) !== keyOf(next)) {
     setBusy(false);
-    queueLog.replaceChildren();
-    queueLog.hidden = true;
+    clearQueueLog();
   }
   endpoint = next;
   missing.hidden = true;

@@ -46,7 +46,7 @@ export function fieldsOf(schema: Schema): Field[] {
   return Object.entries(properties).map(([name, property]) => fieldOf(name, isSchema(property) ? property : {}, required.includes(name)));
 }
 
-export function fieldOf(name: string, given: Schema, required: boolean): Field {
+function fieldOf(name: string, given: Schema, required: boolean): Field {
   let schema = given;
   let nullable = false;
   const variants = Array.isArray(schema.anyOf) ? schema.anyOf.filter(isSchema) : undefined;
@@ -145,7 +145,7 @@ interface Reading {
 }
 
 /** Reads a field's draft; `path` names it in errors. An optional field set to its default is left out. */
-export function readField(field: Field, draft: Draft, path: (string | number)[]): Reading {
+function readField(field: Field, draft: Draft, path: (string | number)[]): Reading {
   const reading = readDraft(field, draft, path);
   if (!field.required && field.default !== undefined && reading.value !== undefined && JSON.stringify(reading.value) === JSON.stringify(field.default)) {
     return { errors: reading.errors };
